@@ -1,0 +1,38 @@
+rockspec_format = "3.0"
+package = "kinesis-video-signaling"
+version = "scm-1"
+source = {
+   url = "git+https://example.invalid/kinesis-video-signaling.git",
+}
+description = {
+   summary = "AWS Kinesis Video Signaling for Lua: SigV4 in C, ICE servers for WebRTC",
+   detailed = [[
+GetIceServerConfig and SendAlexaOfferToMaster from Lua 5.4 and OpenResty
+(LuaJIT). A C core signs requests with AWS Signature Version 4 (OpenSSL) and
+speaks HTTP (libcurl); thin Lua bindings take a params table and return tables.
+]],
+   license = "MIT",
+   labels = { "aws", "kinesis", "webrtc", "sigv4", "openresty" },
+}
+dependencies = {
+   "lua >= 5.1",
+   "lua-cjson",
+}
+external_dependencies = {
+   OPENSSL = { header = "openssl/evp.h", library = "crypto" },
+   CURL = { header = "curl/curl.h", library = "curl" },
+}
+build = {
+   type = "builtin",
+   modules = {
+      ["kinesis_video_signaling"] = "src/kinesis_video_signaling.lua",
+      ["kinesis_video_signaling.errors"] = "src/kinesis_video_signaling/errors.lua",
+      ["kinesis_video_signaling.core"] = {
+         sources = { "src/core.c", "src/sigv4.c", "src/canonical.c", "src/http.c" },
+         defines = { "_POSIX_C_SOURCE=200809L" },
+         incdirs = { "src", "$(OPENSSL_INCDIR)", "$(CURL_INCDIR)" },
+         libdirs = { "$(OPENSSL_LIBDIR)", "$(CURL_LIBDIR)" },
+         libraries = { "crypto", "curl" },
+      },
+   },
+}

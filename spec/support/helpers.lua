@@ -83,4 +83,42 @@ function _M.with_env(vars, fn)
     if not ok then error(err, 0) end
 end
 
+
+-- X-Amz-Date (YYYYMMDDTHHMMSSZ) to Unix seconds, without the local time zone.
+function _M.amz_date_to_unix(s)
+    local y, mo, d, h, mi, se = s:match("^(%d%d%d%d)(%d%d)(%d%d)T(%d%d)(%d%d)(%d%d)Z$")
+    y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
+    if mo <= 2 then y = y - 1 end
+    local era = math.floor(y / 400)
+    local yoe = y - era * 400
+    local doy = math.floor((153 * ((mo + 9) % 12) + 2) / 5) + d - 1
+    local days = era * 146097 + yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy - 719468
+    return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(se)
+end
+
+-- The recorded request's header (case-insensitive name), or nil.
+function _M.header(req, name)
+    name = name:lower()
+    for _, h in ipairs(req.headers) do
+        if h[1]:lower() == name then return h[2] end
+    end
+end
+
+-- Recomputes the signature of a request the replay server recorded, from
+-- what went over the wire, and returns expected, actual.
+function _M.recompute_signature(req, base_url, creds, region)
+    local kvs = require "kinesis_video_signaling"
+    local headers = {}
+    local signed_names = _M.header(req, "authorization"):match("SignedHeaders=([^,]+)")
+    for name in signed_names:gmatch("[^;]+") do
+        if name ~= "x-amz-date" and name ~= "x-amz-security-token" then headers[name] = _M.header(req, name) end
+    end
+    local signed = assert(kvs.sign{
+        method = req.method, url = base_url .. req.target, headers = headers, body = req.body,
+        region = region, service = "kinesisvideo", credentials = creds,
+        time = _M.amz_date_to_unix(_M.header(req, "x-amz-date")),
+    })
+    return signed.signature, _M.header(req, "authorization"):match("Signature=(%x+)")
+end
+
 return _M

@@ -58,6 +58,7 @@ build/tests/%: spec/c/%.c $(C_CORE_SRC) $(C_HEADERS)
 C_TESTS := $(patsubst spec/c/%.c,build/tests/%,$(wildcard spec/c/test_*.c))
 
 test: deps
+	@rm -f build/tally.txt
 	@$(MAKE) --no-print-directory all unit-c specs tally
 
 unit-c: $(C_TESTS)
@@ -77,7 +78,7 @@ lint: all
 	$(CC) $(ALL_CFLAGS) -I$(LUA_INCDIR) -fsyntax-only src/core.c $(C_CORE_SRC)
 
 demo: deps all
-	$(TEST_ENV) $(LUA) examples/sign_request.lua
+	$(TEST_ENV) $(LUA) examples/demo.lua $(LUA)
 
 bench: deps all
 	@mkdir -p build/bench

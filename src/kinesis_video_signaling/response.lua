@@ -13,11 +13,20 @@ json.decode_max_depth(32)
 
 local null = json.null
 
--- JSON null becomes nil: callers get plain Lua data.
-local function strip_nulls(v)
+local tointeger = math.tointeger or function(n) return n end
+
+-- Plain Lua data: JSON null becomes nil, and whole numbers become integers
+-- (cjson decodes every number as a float on Lua 5.3+).
+local function plain(v)
     if type(v) ~= "table" then return v end
     for k, x in pairs(v) do
-        if x == null then v[k] = nil else strip_nulls(x) end
+        if x == null then
+            v[k] = nil
+        elseif type(x) == "number" then
+            v[k] = tointeger(x) or x
+        else
+            plain(x)
+        end
     end
     return v
 end
@@ -27,7 +36,7 @@ function _M.decode(body)
     local v, why = json.decode(body)
     if v == nil then return nil, "body is not JSON (" .. tostring(why) .. ")" end
     if type(v) ~= "table" then return nil, "body is not a JSON object" end
-    return strip_nulls(v)
+    return plain(v)
 end
 
 function _M.encode(t)

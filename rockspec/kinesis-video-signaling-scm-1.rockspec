@@ -20,13 +20,23 @@ dependencies = {
 }
 external_dependencies = {
    OPENSSL = { header = "openssl/evp.h", library = "crypto" },
-   CURL = { header = "curl/curl.h", library = "curl" },
+   -- Debian keeps curl.h under a multiarch directory, so check the library only.
+   CURL = { library = "curl" },
 }
 build = {
    type = "builtin",
    modules = {
       ["kinesis_video_signaling"] = "src/kinesis_video_signaling.lua",
+      ["kinesis_video_signaling.client"] = "src/kinesis_video_signaling/client.lua",
+      ["kinesis_video_signaling.credentials"] = "src/kinesis_video_signaling/credentials.lua",
+      ["kinesis_video_signaling.endpoints"] = "src/kinesis_video_signaling/endpoints.lua",
       ["kinesis_video_signaling.errors"] = "src/kinesis_video_signaling/errors.lua",
+      ["kinesis_video_signaling.httpdate"] = "src/kinesis_video_signaling/httpdate.lua",
+      ["kinesis_video_signaling.model"] = "src/kinesis_video_signaling/model.lua",
+      ["kinesis_video_signaling.options"] = "src/kinesis_video_signaling/options.lua",
+      ["kinesis_video_signaling.response"] = "src/kinesis_video_signaling/response.lua",
+      ["kinesis_video_signaling.transport"] = "src/kinesis_video_signaling/transport.lua",
+      ["kinesis_video_signaling.validate"] = "src/kinesis_video_signaling/validate.lua",
       ["kinesis_video_signaling.core"] = {
          sources = { "src/core.c", "src/sigv4.c", "src/canonical.c", "src/http.c" },
          defines = { "_POSIX_C_SOURCE=200809L" },

@@ -27,6 +27,7 @@ build = {
    type = "builtin",
    modules = {
       ["kinesis_video_signaling"] = "src/kinesis_video_signaling.lua",
+      ["kinesis_video_signaling.cache"] = "src/kinesis_video_signaling/cache.lua",
       ["kinesis_video_signaling.client"] = "src/kinesis_video_signaling/client.lua",
       ["kinesis_video_signaling.credentials"] = "src/kinesis_video_signaling/credentials.lua",
       ["kinesis_video_signaling.endpoints"] = "src/kinesis_video_signaling/endpoints.lua",
@@ -37,6 +38,7 @@ build = {
       ["kinesis_video_signaling.response"] = "src/kinesis_video_signaling/response.lua",
       ["kinesis_video_signaling.transport"] = "src/kinesis_video_signaling/transport.lua",
       ["kinesis_video_signaling.validate"] = "src/kinesis_video_signaling/validate.lua",
+      ["kinesis_video_signaling.webrtc"] = "src/kinesis_video_signaling/webrtc.lua",
       ["kinesis_video_signaling.core"] = {
          sources = { "src/core.c", "src/sigv4.c", "src/canonical.c", "src/http.c" },
          defines = { "_POSIX_C_SOURCE=200809L" },

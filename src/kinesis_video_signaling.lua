@@ -55,6 +55,8 @@ end
 
 _M.get_ice_server_config = module_call("get_ice_server_config")
 _M.send_alexa_offer_to_master = module_call("send_alexa_offer_to_master")
+_M.ice_servers = module_call("ice_servers")
+_M.presign_connect = module_call("presign_connect")
 
 _M.is_error = errors.is_error
 

@@ -32,6 +32,9 @@ local function check_string(name, value, rule)
     return nil
 end
 
+-- One string member against its model rule: nil, or why it is refused.
+_M.member = check_string
+
 local function sorted_keys(t)
     local keys = {}
     for k in pairs(t) do keys[#keys + 1] = k end

@@ -11,6 +11,8 @@ local options = require "kinesis_video_signaling.options"
 local response = require "kinesis_video_signaling.response"
 local transport = require "kinesis_video_signaling.transport"
 local validate = require "kinesis_video_signaling.validate"
+local webrtc = require "kinesis_video_signaling.webrtc"
+local cache = require "kinesis_video_signaling.cache"
 
 local type, select, pairs, floor, min, random = type, select, pairs, math.floor, math.min, math.random
 local format = string.format
@@ -42,6 +44,7 @@ function _M.new(opts)
         refresh_margin = o.credentials_refresh_margin,
     }
     self.endpoint_cache = {}
+    self.ice_cache = cache.new(o.shared_dict)
     self.skew = 0
     return self
 end
@@ -155,7 +158,7 @@ function Client:call(op, input)
 end
 
 -- Both call forms: (positional..., [params]) or (params).
-local function gather(op, ...)
+function Client.gather(_, op, ...)
     local n = select("#", ...)
     local npos = #op.positional
     if n == 1 and type((...)) == "table" then return ... end
@@ -178,7 +181,7 @@ end
 
 for method, op in pairs(model.operations) do
     Client[method] = function(self, ...)
-        local params, err = gather(op, ...)
+        local params, err = self:gather(op, ...)
         if not params then return nil, err end
         local input
         input, err = validate.input(op, params)
@@ -186,5 +189,8 @@ for method, op in pairs(model.operations) do
         return self:call(op, input)
     end
 end
+
+Client.ice_servers = webrtc.ice_servers
+Client.presign_connect = webrtc.presign_connect
 
 return _M

@@ -28,7 +28,7 @@ C_HEADERS := $(wildcard src/*.h)
 LUA_SRC := src/kinesis_video_signaling.lua $(wildcard src/kinesis_video_signaling/*.lua src/kinesis_video_signaling/*/*.lua)
 
 DEBIAN_PACKAGES := lua5.4 liblua5.4-dev lua-cjson lua-busted lua-socket lua-sec lua-check \
-	libcurl4-openssl-dev libssl-dev luarocks openssl valgrind
+	libcurl4-openssl-dev libssl-dev luarocks openssl valgrind nginx
 
 # Specs run with the module from the tree, never an installed copy.
 TEST_ENV = LUA_PATH='./?.lua;src/?.lua;;' LUA_CPATH='$(BUILD)/?.so;;' KVS_TALLY_FILE=$(CURDIR)/build/tally.txt
@@ -80,10 +80,14 @@ lint: all
 demo: deps all
 	$(TEST_ENV) $(LUA) examples/demo.lua $(LUA)
 
+# Every figure is a side-by-side measurement made in the same run.
 bench: deps all
 	@mkdir -p build/bench
 	$(CC) -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) -O2 -o build/bench/sign_floor bench/sign_floor.c -lcrypto
+	$(CC) -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) -O2 -o build/bench/http_loop bench/http_loop.c -lcurl
 	$(TEST_ENV) $(LUA) bench/sign.lua build/bench/sign_floor
+	$(TEST_ENV) $(LUA) bench/http.lua build/bench/http_loop
+	$(TEST_ENV) $(LUA) bench/rss.lua
 
 install: all
 	install -d $(DESTDIR)$(INSTALL_LMOD)/kinesis_video_signaling $(DESTDIR)$(INSTALL_CMOD)/kinesis_video_signaling
@@ -93,3 +97,78 @@ install: all
 
 clean:
 	rm -rf build
+
+# ---- hardening: sanitizers, valgrind, fuzzing ----
+
+.PHONY: sanitize valgrind fuzz
+
+# `make sanitize`: the core built with ASan and UBSan into its own directory,
+# and the whole busted suite run against it. The interpreter is not
+# instrumented, so the ASan runtime is preloaded into it. LeakSanitizer is
+# off: under an uninstrumented interpreter it reports the interpreter's and
+# the system libraries' process-lifetime allocations, which are not ours
+# (`make valgrind` checks leaks). Reports go to build/asan/reports; any file
+# there fails the run, even one from a child process.
+SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_BUILD := build/asan/$(LUA_VERSION)
+ASAN_CORE := $(ASAN_BUILD)/kinesis_video_signaling/core.so
+ASAN_REPORTS := build/asan/reports
+
+$(ASAN_CORE): src/core.c $(C_CORE_SRC) $(C_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SANITIZE_FLAGS) -I$(LUA_INCDIR) -shared -o $@ src/core.c $(C_CORE_SRC) $(LIBS)
+
+sanitize: $(ASAN_CORE)
+	@rm -rf $(ASAN_REPORTS) && mkdir -p $(ASAN_REPORTS)
+	LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$(CURDIR)/$(ASAN_REPORTS)/asan \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(CURDIR)/$(ASAN_REPORTS)/ubsan \
+	LUA_PATH='./?.lua;src/?.lua;;' LUA_CPATH='$(ASAN_BUILD)/?.so;;' $(BUSTED) spec
+	@if [ -n "$$(ls -A $(ASAN_REPORTS))" ]; then cat $(ASAN_REPORTS)/*; echo "sanitize: reports above"; exit 1; fi
+	@echo "sanitize: no ASan/UBSan report"
+
+# `make valgrind`: the C unit tests and a representative set of specs (the
+# signer vectors, the operations over HTTP, the fault and bad-input
+# matrices) under memcheck. Only definite and indirect leaks count: libcurl
+# and OpenSSL keep process-lifetime state that is still reachable at exit.
+# The replay server runs in a child process valgrind does not follow.
+VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	--show-leak-kinds=definite,indirect --suppressions=spec/valgrind.supp --num-callers=30
+VALGRIND_SPECS ?= spec/01-sigv4_spec.lua spec/03-operations_spec.lua spec/06-faults_spec.lua spec/06-bad_input_spec.lua
+
+valgrind: all $(C_TESTS)
+	@for t in $(C_TESTS); do echo "valgrind $$t"; $(VALGRIND) $$t >/dev/null || exit 1; done
+	LUA_PATH='./?.lua;src/?.lua;;' LUA_CPATH='$(BUILD)/?.so;;' \
+	$(VALGRIND) $(LUA) $$(command -v busted) -o spec/support/tally_output.lua $(VALGRIND_SPECS)
+
+# `make fuzz`: every libFuzzer target in spec/fuzz for FUZZ_SECONDS each,
+# under ASan and UBSan. New inputs go to build/fuzz/corpus (the seeds in
+# spec/fuzz/corpus, crash regressions included, are only read); a crash
+# leaves its input in build/fuzz/artifacts and fails the run.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := url query headers response_header sign
+FUZZ_BINS := $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+# fuzz_response_header includes src/http.c itself, to reach its callbacks.
+build/fuzz/fuzz_%: spec/fuzz/fuzz_%.c spec/fuzz/fuzz_util.h $(C_CORE_SRC) $(C_HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) $(FUZZ_FLAGS) -Isrc -o $@ $< \
+		$(filter-out src/http.c,$(C_CORE_SRC)) $(LIBS)
+
+fuzz: $(FUZZ_BINS)
+	@mkdir -p build/fuzz/artifacts && : > build/fuzz/summary.txt
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p build/fuzz/corpus/$$t; \
+		echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+			-print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/$$t- \
+			build/fuzz/corpus/$$t spec/fuzz/corpus/$$t >build/fuzz/$$t.log 2>&1 \
+			|| { tail -n 60 build/fuzz/$$t.log; echo "fuzz_$$t: FAILED (input in build/fuzz/artifacts)"; exit 1; }; \
+		runs=$$(sed -n 's/^stat::number_of_executed_units: *//p' build/fuzz/$$t.log); \
+		rate=$$(sed -n 's/^stat::average_exec_per_sec: *//p' build/fuzz/$$t.log); \
+		secs=$$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' build/fuzz/$$t.log); \
+		echo "fuzz_$$t: $$runs runs in $$secs s ($$rate/s), corpus $$(ls build/fuzz/corpus/$$t | wc -l) + $$(ls spec/fuzz/corpus/$$t | wc -l) seeds" \
+			| tee -a build/fuzz/summary.txt; \
+	done

@@ -36,8 +36,10 @@ struct kvs_http {
     int stop;          /* STOP_* */
 };
 
-/* libcurl wants curl_global_init before any other call and before threads
- * start; this flag is the module's one piece of process-global state. */
+/* libcurl wants curl_global_init once, before any other call and before
+ * other threads start; this flag is the module's one piece of process-global
+ * state, and like curl_global_init itself it is not guarded against
+ * concurrent first calls. */
 static int global_ready;
 
 int kvs_http_global_init(void)
@@ -451,6 +453,10 @@ kvs_http_status kvs_http_perform(kvs_http *h, const kvs_http_request *req,
         return KVS_HTTP_INTERNAL;
     }
     method = req->method ? req->method : "GET";
+    if (!header_name_ok(method)) { /* a method is a token, like a header name */
+        set_err(err, err_len, "internal error", "invalid method");
+        return KVS_HTTP_INTERNAL;
+    }
 
     /* Request headers; libcurl's defaults for Accept, Expect and Content-Type
      * are switched off unless the caller sends those headers. */
@@ -461,9 +467,10 @@ kvs_http_status kvs_http_perform(kvs_http *h, const kvs_http_request *req,
             set_err(err, err_len, "internal error", "invalid request header");
             return KVS_HTTP_INTERNAL;
         }
-        has_accept |= name_is(hd->name, strlen(hd->name), "accept");
-        has_expect |= name_is(hd->name, strlen(hd->name), "expect");
-        has_type |= name_is(hd->name, strlen(hd->name), "content-type");
+        size_t nl = strlen(hd->name);
+        has_accept |= name_is(hd->name, nl, "accept");
+        has_expect |= name_is(hd->name, nl, "expect");
+        has_type |= name_is(hd->name, nl, "content-type");
         if (add_header(h, &list, hd->name, hd->value) != 0)
             goto no_memory;
     }

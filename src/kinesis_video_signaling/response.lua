@@ -11,32 +11,20 @@ local _M = {}
 local json = cjson.new()
 json.decode_max_depth(32)
 
-local null = json.null
-
-local tointeger = math.tointeger or function(n) return n end
-
--- Plain Lua data: JSON null becomes nil, and whole numbers become integers
--- (cjson decodes every number as a float on Lua 5.3+).
-local function plain(v)
-    if type(v) ~= "table" then return v end
-    for k, x in pairs(v) do
-        if x == null then
-            v[k] = nil
-        elseif type(x) == "number" then
-            v[k] = tointeger(x) or x
-        else
-            plain(x)
-        end
-    end
-    return v
-end
-
-function _M.decode(body)
+-- The body as a decoded JSON object, not yet made plain data.
+local function decode_raw(body)
     if type(body) ~= "string" or body == "" then return nil, "empty body" end
     local v, why = json.decode(body)
     if v == nil then return nil, "body is not JSON (" .. tostring(why) .. ")" end
-    if type(v) ~= "table" then return nil, "body is not a JSON object" end
-    return plain(v)
+    if type(v) ~= "table" or (v[1] ~= nil) then return nil, "body is not a JSON object" end
+    return v
+end
+
+-- The body as plain Lua data (JSON null as nil, whole numbers as integers).
+function _M.decode(body)
+    local v, why = decode_raw(body)
+    if v == nil then return nil, why end
+    return validate.plain(v)
 end
 
 function _M.encode(t)
@@ -74,12 +62,13 @@ end
 function _M.classify(op, resp, secrets)
     if resp.status < 200 or resp.status > 299 then return nil, service_error(resp, secrets) end
     local fields = { status = resp.status, request_id = request_id(resp.headers or {}) }
-    local decoded, why = _M.decode(resp.body)
-    if not decoded then
-        return nil, errors.new("InvalidResponseError", why, fields)
+    local decoded, why = decode_raw(resp.body)
+    if decoded and op then
+        decoded, why = validate.output(op, decoded)
+    elseif decoded then
+        decoded = validate.plain(decoded)
     end
-    why = op and validate.output(op, decoded)
-    if why then return nil, errors.new("InvalidResponseError", why, fields) end
+    if not decoded then return nil, errors.new("InvalidResponseError", why, fields) end
     return decoded
 end
 

@@ -2,7 +2,7 @@
 -- and what the service answers for types only.
 local errors = require "kinesis_video_signaling.errors"
 
-local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
+local type, pairs, ipairs, tostring, next = type, pairs, ipairs, tostring, next
 local format, concat, sort = string.format, table.concat, table.sort
 
 local _M = {}
@@ -65,40 +65,70 @@ function _M.input(op, params)
     return input
 end
 
-local shape_check
+local tointeger = math.tointeger or function(n) return n end
+local null = require("cjson.safe").null
 
-local function check_list(path, value, shape)
-    if type(value) ~= "table" then return path .. " is not a list" end
-    local n = #value
-    for k in pairs(value) do
-        if type(k) ~= "number" or k < 1 or k > n or k % 1 ~= 0 then return path .. " is not a list" end
+-- Plain Lua data from decoded JSON: null becomes nil, whole numbers become
+-- integers (cjson decodes every number as a float on Lua 5.3+).
+local function plain(v)
+    if type(v) == "number" then return tointeger(v) or v end
+    if type(v) ~= "table" then return v end
+    for k, x in pairs(v) do
+        if x == null then v[k] = nil else v[k] = plain(x) end
     end
-    for i = 1, n do
-        local why = shape_check(format("%s[%d]", path, i), value[i], shape.member)
-        if why then return why end
-    end
+    return v
+end
+_M.plain = plain
+
+-- JSON arrays decode to tables keyed 1..n and objects to string keys only,
+-- so key 1 (or emptiness) tells the two apart.
+local function is_list(v)
+    return type(v) == "table" and (v[1] ~= nil or next(v) == nil)
 end
 
-shape_check = function(path, value, shape)
-    if shape.type == "list" then return check_list(path, value, shape) end
-    if shape.type == "structure" then
-        if type(value) ~= "table" then return path .. " is not an object" end
-        for name, member in pairs(shape.members) do
-            if value[name] ~= nil then
-                local why = shape_check(path .. "." .. name, value[name], member)
-                if why then return why end
+local SHAPE_NAMES = { list = "list", structure = "object", string = "string", number = "number" }
+
+-- Checks decoded JSON against an output shape and makes it plain data in the
+-- same walk. Returns the value, or nil and where it broke (built only then).
+local function conform(v, shape)
+    local t = shape.type
+    if t == "structure" then
+        if type(v) ~= "table" or (v[1] ~= nil) then return nil, " is not an object" end
+        local members = shape.members
+        for k, x in pairs(v) do
+            local member = members[k]
+            if x == null then
+                v[k] = nil
+            elseif member then
+                local ok, why = conform(x, member)
+                if ok == nil then return nil, "." .. k .. why end
+                v[k] = ok
+            else
+                v[k] = plain(x) -- not in the model: passed through as sent
             end
         end
-        return nil
+        return v
+    elseif t == "list" then
+        if not is_list(v) then return nil, " is not a list" end
+        for i = 1, #v do
+            local ok, why = conform(v[i], shape.member)
+            if ok == nil then return nil, format("[%d]%s", i, why) end
+            v[i] = ok
+        end
+        return v
+    elseif type(v) ~= t then
+        return nil, format(" is a %s, not a %s", type(v) == "table" and (is_list(v) and "list" or "object")
+            or type(v), SHAPE_NAMES[t] or t)
     end
-    if type(value) ~= shape.type then
-        return format("%s is a %s, not a %s", path, type(value), shape.type)
-    end
+    return t == "number" and (tointeger(v) or v) or v
 end
 
--- Returns nil when the decoded answer has the model's types, else why not.
+-- The decoded answer of `op` as plain data, or nil and why it does not have
+-- the model's types. Members the model does not list pass through.
 function _M.output(op, decoded)
-    return shape_check(op.name .. " answer", decoded, { type = "structure", members = op.output })
+    local out, why = conform(decoded, { type = "structure", members = op.output })
+    if out == nil then return nil, op.name .. " answer" .. why end
+    return out
 end
 
 return _M

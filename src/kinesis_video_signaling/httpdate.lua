@@ -27,4 +27,25 @@ function _M.parse(s)
         + tonumber(ss)
 end
 
+-- ISO-8601 date-time as AWS writes expirations ("2026-11-24T12:00:00Z",
+-- also with fractional seconds or an offset such as "+00:00") to Unix
+-- seconds; the fraction is dropped. A time without a zone is refused.
+function _M.iso8601(s)
+    if type(s) ~= "string" then return nil end
+    local y, mo, d, hh, mm, ss, rest = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)[Tt ](%d%d):(%d%d):(%d%d)(.*)$")
+    if not y then return nil end
+    rest = rest:gsub("^%.%d+", "")
+    local offset
+    if rest == "Z" or rest == "z" then
+        offset = 0
+    else
+        local sign, oh, om = rest:match("^([%+%-])(%d%d):?(%d%d)$")
+        if not sign then return nil end
+        offset = (tonumber(oh) * 3600 + tonumber(om) * 60) * (sign == "-" and -1 or 1)
+    end
+    y, mo, d, hh, mm, ss = tonumber(y), tonumber(mo), tonumber(d), tonumber(hh), tonumber(mm), tonumber(ss)
+    if mo < 1 or mo > 12 or d < 1 or d > 31 or hh > 23 or mm > 59 or ss > 60 then return nil end
+    return days_from_civil(y, mo, d) * 86400 + hh * 3600 + mm * 60 + ss - offset
+end
+
 return _M

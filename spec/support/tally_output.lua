@@ -8,7 +8,7 @@ return function(options)
     busted.subscribe({ "suite", "end" }, function()
         local failed = handler.failuresCount + handler.errorsCount
         local line = string.format("%s: %d passed, %d failed, %d skipped",
-            _VERSION, handler.successesCount, failed, handler.pendingsCount)
+            type(jit) == "table" and jit.version or _VERSION, handler.successesCount, failed, handler.pendingsCount)
         io.stdout:write("\n", line, "\n")
         local path = os.getenv("KVS_TALLY_FILE")
         if path then

@@ -6,6 +6,7 @@ local credentials = require "kinesis_video_signaling.credentials"
 local endpoints = require "kinesis_video_signaling.endpoints"
 local errors = require "kinesis_video_signaling.errors"
 local httpdate = require "kinesis_video_signaling.httpdate"
+local lock = require "kinesis_video_signaling.lock"
 local model = require "kinesis_video_signaling.model"
 local options = require "kinesis_video_signaling.options"
 local response = require "kinesis_video_signaling.response"
@@ -39,10 +40,15 @@ function _M.new(opts)
     local send, sleep = transport.select(o)
     if not send then return nil, sleep end
     self.send, self.sleep = send, o.sleep or sleep or self.sleep
+    -- Inside nginx, one credentials refresh and one discovery per channel at
+    -- a time in each worker; the others wait for it, at most as long as the
+    -- work itself may take with its retries.
+    local wait = o.max_attempts * (o.connect_timeout + o.timeout + min(20, o.retry_base_delay * 2 ^ o.max_attempts))
     self.credentials = credentials.new{
         credentials = o.credentials, profile = o.profile, send = self.send, clock = self.clock,
-        refresh_margin = o.credentials_refresh_margin,
+        refresh_margin = o.credentials_refresh_margin, lock = lock.new{ timeout = wait },
     }
+    self.discovery_lock = lock.keyed{ timeout = wait }
     self.endpoint_cache = {}
     self.ice_cache = cache.new(o.shared_dict)
     self.skew = 0
@@ -113,6 +119,14 @@ function Client:discover(arn, region, creds, protocol, role)
     local key = arn .. "\n" .. role .. "\n" .. protocol
     local cached = self.endpoint_cache[key]
     if cached then return cached, key end
+    -- Concurrent callers (nginx requests of one worker) wait for the first
+    -- one's answer instead of each asking again.
+    return self.discovery_lock:run(key, self.discover_now, self, key, arn, region, creds, protocol, role)
+end
+
+function Client:discover_now(key, arn, region, creds, protocol, role)
+    local cached = self.endpoint_cache[key]
+    if cached then return cached, key end -- found while this caller waited
     local body = response.encode{
         ChannelARN = arn,
         SingleMasterChannelEndpointConfiguration = { Protocols = { protocol }, Role = role },
@@ -122,7 +136,8 @@ function Client:discover(arn, region, creds, protocol, role)
     if not answer then return nil, err end
     local url = endpoints.pick(answer, protocol)
     if not url then
-        return nil, errors.new("InvalidResponseError", "GetSignalingChannelEndpoint gave no " .. protocol .. " endpoint")
+        return nil, errors.new("InvalidResponseError",
+            "GetSignalingChannelEndpoint gave no " .. protocol .. " endpoint")
     end
     self.endpoint_cache[key] = url
     return url, key

@@ -328,4 +328,16 @@ function M.get_many(port, paths, timeout)
     return results, socket.gettime() - t0
 end
 
+-- Runs examples/openresty/nginx.conf as written but for its listen and pid
+-- lines, which move to a free port and the run's own pid file.
+function M.start_example(env)
+    local conf = assert(read_file(M.ROOT .. "/examples/openresty/nginx.conf"))
+    local n1, n2
+    conf, n1 = conf:gsub("listen 127%.0%.0%.1:8080;", "listen 127.0.0.1:{{port}};")
+    conf, n2 = conf:gsub("pid /tmp/kvs%-ice%-servers%-nginx%.pid;", "pid {{pid}};")
+    assert(n1 == 1, "the example's listen line changed")
+    assert(n2 == 1, "the example's pid line changed")
+    return M.start{ conf = conf, prefix = M.ROOT .. "/examples/openresty", env = env }
+end
+
 return M

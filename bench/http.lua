@@ -11,7 +11,8 @@ local N = tonumber(arg[2]) or 20000
 local ARN = "arn:aws:kinesisvideo:us-west-2:123456789012:channel/demo-channel/1234567890123"
 
 local function json_body()
-    local fixture = require("cjson").decode(helpers.read_file(helpers.FIXTURES .. "/responses/get_ice_server_config_ok.json"))
+    local path = helpers.FIXTURES .. "/responses/get_ice_server_config_ok.json"
+    local fixture = require("cjson").decode(helpers.read_file(path))
     return fixture.body
 end
 

@@ -155,7 +155,8 @@ describe("classic aws4_testsuite", function()
                 end
                 local signed = assert(kvs.sign{
                     method = req.method, url = "https://" .. host .. req.target,
-                    headers = helpers.header_table(req.headers, { ["x-amz-date"] = true, ["x-amz-security-token"] = true }),
+                    headers = helpers.header_table(req.headers,
+                        { ["x-amz-date"] = true, ["x-amz-security-token"] = true }),
                     body = req.body, region = "us-east-1", service = "service",
                     credentials = creds, time = TIME, debug = true,
                 })
@@ -221,7 +222,8 @@ describe("kvs.sign on a Kinesis Video request", function()
     end)
 
     it("adds the session token and keeps a non-default port in Host", function()
-        local creds = { access_key_id = "AKIDEXAMPLE", secret_access_key = CREDS.secret_access_key, session_token = "tok/en+=" }
+        local creds = { access_key_id = "AKIDEXAMPLE", secret_access_key = CREDS.secret_access_key,
+                        session_token = "tok/en+=" }
         local signed = assert(sign{ credentials = creds, url = "http://127.0.0.1:8080/v1/x", debug = true })
         assert.equal("tok/en+=", signed.headers["X-Amz-Security-Token"])
         assert.equal("127.0.0.1:8080", signed.headers.Host)
@@ -237,7 +239,8 @@ describe("kvs.sign on a Kinesis Video request", function()
 
     it("reuses the cached key only for the same secret, date, region and service", function()
         local a = assert(sign()).signature
-        local other = assert(sign{ credentials = { access_key_id = "AKIDEXAMPLE", secret_access_key = "other" } }).signature
+        local other_secret = { access_key_id = "AKIDEXAMPLE", secret_access_key = "other" }
+        local other = assert(sign{ credentials = other_secret }).signature
         local next_day = assert(sign{ time = TIME + 86400 }).signature
         local other_region = assert(sign{ region = "eu-west-1" }).signature
         assert.equal(a, assert(sign()).signature)

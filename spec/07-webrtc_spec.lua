@@ -134,7 +134,11 @@ describe("webrtc", function()
             local host, query = url:match("^wss://([^/]+)/%?(.*)$")
             local pairs_, signature = {}, nil
             for pair in query:gmatch("[^&]+") do
-                if pair:match("^X%-Amz%-Signature=") then signature = pair:match("=(.*)") else pairs_[#pairs_ + 1] = pair end
+                if pair:match("^X%-Amz%-Signature=") then
+                    signature = pair:match("=(.*)")
+                else
+                    pairs_[#pairs_ + 1] = pair
+                end
             end
             table.sort(pairs_)
             local params = {}

@@ -86,6 +86,17 @@ int kvs_url_split(const char *url, size_t len, kvs_url *out, const char **why)
             *why = "has an invalid port";
             return -1;
         }
+        /* Five digits can still be out of range ("99999"): such a URL would
+         * be signed, then refused by the transport; refuse it here. */
+        {
+            unsigned long port = 0;
+            for (size_t k = 0; k < out->port.len; k++)
+                port = port * 10 + (unsigned long)(out->port.ptr[k] - '0');
+            if (port > 65535) {
+                *why = "has an invalid port";
+                return -1;
+            }
+        }
     }
     if (i < len && url[i] != '/' && url[i] != '?' && url[i] != '#') {
         *why = "has an invalid host";

@@ -151,6 +151,11 @@ static const char *read_headers(lua_State *L, int t, sign_state *st, char *err, 
         }
         if (why) {
             snprintf(err, err_len, "headers: '%.*s' %s", (int)(name_len > 64 ? 64 : name_len), name, why);
+            /* The name is the caller's and may hold CR, LF or other control
+             * bytes: keep the message one printable line. */
+            for (char *c = err; *c; c++)
+                if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                    *c = '?';
             lua_pop(L, 3);
             return err;
         }

@@ -280,6 +280,14 @@ static const char *curl_detail(kvs_http *h, CURLcode cc)
     return n ? h->errbuf : curl_easy_strerror(cc);
 }
 
+/* Whether the request reached the server: a failure after that concerns
+ * the response, never the URL or our memory. */
+static int request_sent(kvs_http *h)
+{
+    long sent = 0;
+    return curl_easy_getinfo(h->curl, CURLINFO_REQUEST_SIZE, &sent) == CURLE_OK && sent > 0;
+}
+
 static kvs_http_status map_result(kvs_http *h, CURLcode cc, char *err, size_t err_len)
 {
     const char *what;
@@ -335,11 +343,24 @@ static kvs_http_status map_result(kvs_http *h, CURLcode cc, char *err, size_t er
         what = "malformed response";
         break;
     case CURLE_OUT_OF_MEMORY:
+        /* libcurl also reports a response header line over its own limit
+         * (CURL_MAX_HTTP_HEADER) as out of memory: once the request has
+         * gone out, that is the server's fault, like our own header cap. */
+        if (request_sent(h)) {
+            what = "response headers too large";
+            break;
+        }
         st = KVS_HTTP_INTERNAL;
         what = "out of memory";
         break;
-    case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
+        /* Also an answer that is not HTTP at all (libcurl refuses HTTP/0.9). */
+        if (request_sent(h)) {
+            what = "malformed response";
+            break;
+        }
+        /* fall through */
+    case CURLE_URL_MALFORMAT:
         st = KVS_HTTP_INTERNAL;
         what = "bad url";
         break;
@@ -550,6 +571,13 @@ kvs_http_status kvs_http_perform(kvs_http *h, const kvs_http_request *req,
     }
     if (cc != CURLE_OK)
         return map_result(h, cc, err, err_len);
+    /* libcurl reports success when the connection closes in the middle of
+     * the header block (the blank line never came), with whatever status
+     * line it saw and an empty body: that answer is truncated. */
+    if (h->in_block) {
+        set_err(err, err_len, "response truncated", "connection closed in the headers");
+        return KVS_HTTP_NETWORK;
+    }
     {
         long code = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);

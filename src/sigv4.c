@@ -242,9 +242,20 @@ static int push_header(kvs_buf *list, const char *name, const char *value, size_
     return kvs_buf_append(list, &h, sizeof h);
 }
 
+/* Messages quote caller input (a header name); control bytes in it are
+ * replaced so a message stays one printable line wherever it is logged.
+ * (Found by spec/fuzz/fuzz_sign.c; regression input in its corpus.) */
+static void one_line(char *err, size_t err_len)
+{
+    for (size_t i = 0; i < err_len && err[i]; i++)
+        if ((unsigned char)err[i] < 0x20 || err[i] == 0x7f)
+            err[i] = '?';
+}
+
 #define FAIL(...)                                                                                  \
     do {                                                                                           \
         snprintf(err, err_len, __VA_ARGS__);                                                       \
+        one_line(err, err_len);                                                                    \
         return -1;                                                                                 \
     } while (0)
 

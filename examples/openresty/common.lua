@@ -64,7 +64,8 @@ function _M.channel_request()
     local args = ngx.req.get_uri_args(10)
     local channel = args.channel
     if type(channel) ~= "string" or channel == "" then
-        return _M.reply(400, { error = "ParamValidationError", message = "channel: required (a signaling channel ARN)" })
+        return _M.reply(400, { error = "ParamValidationError",
+                               message = "channel: required (a signaling channel ARN)" })
     end
     if not _M.allowed(channel) then
         return _M.reply(403, { error = "Forbidden", message = "channel: not served here" })

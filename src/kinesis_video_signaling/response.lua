@@ -4,7 +4,7 @@ local cjson = require "cjson.safe"
 local errors = require "kinesis_video_signaling.errors"
 local validate = require "kinesis_video_signaling.validate"
 
-local type, pairs = type, pairs
+local type = type
 
 local _M = {}
 

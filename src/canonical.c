@@ -144,6 +144,19 @@ int kvs_url_host_header(const kvs_url *u, kvs_buf *out)
     return kvs_buf_append(out, u->port.ptr, u->port.len);
 }
 
+/* Writes c as itself when unreserved, else as %XX; returns the next slot. */
+static char *put_encoded(char *w, unsigned char c)
+{
+    if (is_unreserved(c)) {
+        *w++ = (char)c;
+    } else {
+        *w++ = '%';
+        *w++ = HEX_UPPER[c >> 4];
+        *w++ = HEX_UPPER[c & 15];
+    }
+    return w;
+}
+
 int kvs_uri_encode(kvs_buf *out, const char *s, size_t len, int keep_slash)
 {
     char *w;
@@ -152,13 +165,10 @@ int kvs_uri_encode(kvs_buf *out, const char *s, size_t len, int keep_slash)
     w = out->data + out->len;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (is_unreserved(c) || (keep_slash && c == '/')) {
-            *w++ = (char)c;
-        } else {
-            *w++ = '%';
-            *w++ = HEX_UPPER[c >> 4];
-            *w++ = HEX_UPPER[c & 15];
-        }
+        if (keep_slash && c == '/')
+            *w++ = '/';
+        else
+            w = put_encoded(w, c);
     }
     out->len = (size_t)(w - out->data);
     out->data[out->len] = '\0';
@@ -215,13 +225,7 @@ static int recode(kvs_buf *text, const char *s, size_t len, size_t *off, size_t 
             c = (unsigned char)(hi * 16 + lo);
             i += 2;
         }
-        if (is_unreserved(c)) {
-            *w++ = (char)c;
-        } else {
-            *w++ = '%';
-            *w++ = HEX_UPPER[c >> 4];
-            *w++ = HEX_UPPER[c & 15];
-        }
+        w = put_encoded(w, c);
     }
     text->len = (size_t)(w - text->data);
     text->data[text->len] = '\0';

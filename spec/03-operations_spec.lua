@@ -23,12 +23,8 @@ describe("operations", function()
     before_each(function() srv:reset() end)
 
     local function client(extra)
-        local opts = { endpoint = srv.url, region = "us-west-2", credentials = CREDS, retry_base_delay = 0.01,
-                       timeout = 2, connect_timeout = 1 }
-        for k, v in pairs(extra or {}) do
-            if v == false then opts[k] = nil else opts[k] = v end -- false: leave the option out
-        end
-        return assert(kvs.new(opts))
+        return helpers.client({ endpoint = srv.url, region = "us-west-2", credentials = CREDS,
+                                retry_base_delay = 0.01, timeout = 2, connect_timeout = 1 }, extra)
     end
 
     local function script(path, ...)

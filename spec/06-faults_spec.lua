@@ -2,7 +2,7 @@
 -- (03) does not already cover. Each gives a documented err code, or
 -- success, within its time bound, with no crash, and the same client works
 -- again afterwards.
-local kvs = require "kinesis_video_signaling"
+local helpers = require "spec.support.helpers"
 local core = require "kinesis_video_signaling.core"
 local replay = require "spec.support.replay"
 
@@ -20,10 +20,8 @@ describe("fault matrix", function()
     before_each(function() srv:reset() end)
 
     local function client(extra)
-        local opts = { endpoint = srv.url, region = "us-west-2", credentials = CREDS, retry_base_delay = 0.01,
-                       timeout = 2, connect_timeout = 1, max_attempts = 1 }
-        for k, v in pairs(extra or {}) do opts[k] = v end
-        return assert(kvs.new(opts))
+        return helpers.client({ endpoint = srv.url, region = "us-west-2", credentials = CREDS,
+                                retry_base_delay = 0.01, timeout = 2, connect_timeout = 1, max_attempts = 1 }, extra)
     end
 
     -- Scripts `responses` for ICE, then a good answer, so a second call on

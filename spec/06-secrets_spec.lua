@@ -4,6 +4,7 @@
 -- secrets: the secret access key, the session token and the TURN passwords
 -- the service hands out (fixture get_ice_server_config_ok).
 local kvs = require "kinesis_video_signaling"
+local helpers = require "spec.support.helpers"
 local cjson = require "cjson"
 local replay = require "spec.support.replay"
 
@@ -80,10 +81,8 @@ describe("secrets", function()
     end)
 
     local function client(extra)
-        local opts = { endpoint = srv.url, region = "us-west-2", credentials = CREDS, retry_base_delay = 0.01,
-                       timeout = 1, connect_timeout = 1, max_attempts = 1 }
-        for k, v in pairs(extra or {}) do opts[k] = v end
-        return assert(kvs.new(opts))
+        return helpers.client({ endpoint = srv.url, region = "us-west-2", credentials = CREDS,
+                                retry_base_delay = 0.01, timeout = 1, connect_timeout = 1, max_attempts = 1 }, extra)
     end
 
     -- A service that quotes the request back, as AWS does in a signature

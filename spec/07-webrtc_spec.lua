@@ -1,6 +1,6 @@
 -- What WebRTC peers need: cached ICE servers in RTCIceServer form and a
 -- presigned wss:// URL for the signaling channel.
-local kvs = require "kinesis_video_signaling"
+local helpers = require "spec.support.helpers"
 local cjson = require "cjson"
 local replay = require "spec.support.replay"
 
@@ -21,12 +21,9 @@ describe("webrtc", function()
     end)
 
     local function client(extra)
-        local opts = { endpoint = srv.url, control_endpoint = srv.url, region = "us-west-2", credentials = CREDS,
-                       retry_base_delay = 0.01, max_attempts = 1, timeout = 2, clock = function() return now end }
-        for k, v in pairs(extra or {}) do
-            if v == false then opts[k] = nil else opts[k] = v end
-        end
-        return assert(kvs.new(opts))
+        return helpers.client({ endpoint = srv.url, control_endpoint = srv.url, region = "us-west-2",
+                                credentials = CREDS, retry_base_delay = 0.01, max_attempts = 1, timeout = 2,
+                                clock = function() return now end }, extra)
     end
 
     describe("ice_servers", function()

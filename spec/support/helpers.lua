@@ -121,4 +121,16 @@ function _M.recompute_signature(req, base_url, creds, region)
     return signed.signature, _M.header(req, "authorization"):match("Signature=(%x+)")
 end
 
+-- A client for specs: `base` options, then `extra` on top (a value of false
+-- leaves that option out).
+function _M.client(base, extra)
+    local kvs = require "kinesis_video_signaling"
+    local opts = {}
+    for k, v in pairs(base) do opts[k] = v end
+    for k, v in pairs(extra or {}) do
+        if v == false then opts[k] = nil else opts[k] = v end
+    end
+    return assert(kvs.new(opts))
+end
+
 return _M

@@ -149,7 +149,7 @@ $(ASAN_CORE): src/core.c $(C_CORE_SRC) $(C_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SANITIZE_FLAGS) -I$(LUA_INCDIR) -shared -o $@ src/core.c $(C_CORE_SRC) $(LIBS)
 
-sanitize: $(ASAN_CORE)
+sanitize: $(ASAN_CORE) jit
 	@$(MAKE) --no-print-directory LUA_VERSION=jit build/asan/jit/kinesis_video_signaling/core.so
 	@rm -rf $(ASAN_REPORTS) && mkdir -p $(ASAN_REPORTS)
 	@printf '#!/bin/sh\nunset LD_PRELOAD\nexec %s "$$@"\n' '$(SANITIZE_CHROMIUM)' >build/asan/chromium

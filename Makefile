@@ -29,7 +29,7 @@ LUA_SRC := src/kinesis_video_signaling.lua $(wildcard src/kinesis_video_signalin
 
 DEBIAN_PACKAGES := lua5.4 liblua5.4-dev lua-cjson lua-busted lua-socket lua-sec lua-check \
 	libcurl4-openssl-dev libssl-dev luarocks openssl valgrind nginx \
-	luajit2 libluajit2-5.1-dev libnginx-mod-http-lua lua-resty-core chromium
+	luajit2 libluajit2-5.1-dev libnginx-mod-http-lua lua-resty-core chromium clang libclang-rt-14-dev
 
 # Specs run with the module from the tree, never an installed copy.
 TEST_ENV = LUA_PATH='./?.lua;src/?.lua;;' LUA_CPATH='$(BUILD)/?.so;;' KVS_TALLY_FILE=$(CURDIR)/build/tally.txt

@@ -416,6 +416,12 @@ describe("examples/openresty", function()
             assert.equal(DISCOVERY, log[1].target)
             assert.equal(ICE, log[2].target)
 
+            -- The second answer comes from the lua_shared_dict: no new request.
+            status, body = ng:get("/ice-servers?channel=" .. ARN)
+            assert.equal(200, status, body)
+            assert.same(answer.iceServers, cjson.decode(body).iceServers)
+            assert.equal(2, #srv:requests())
+
             status, body = ng:get("/ice-servers")
             assert.equal(400, status)
             assert.equal("ParamValidationError", cjson.decode(body).error)

@@ -387,16 +387,6 @@ static int http_close(lua_State *L)
     return 0;
 }
 
-static double opt_number(lua_State *L, int t, const char *key, double dflt)
-{
-    double v = dflt;
-    lua_getfield(L, t, key);
-    if (lua_type(L, -1) == LUA_TNUMBER)
-        v = lua_tonumber(L, -1);
-    lua_pop(L, 1);
-    return v;
-}
-
 static int fail_kind(lua_State *L, const char *kind, const char *msg)
 {
     lua_pushnil(L);
@@ -440,20 +430,29 @@ static const char *read_request_headers(lua_State *L, int t, http_state *h)
 static void push_response_headers(lua_State *L, const kvs_buf *raw)
 {
     const char *p = raw->data ? raw->data : "", *end = p + raw->len;
-    lua_newtable(L);
+    char lower[64]; /* most names fit; longer ones go through a luaL_Buffer */
+    lua_createtable(L, 0, 8);
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p)), *name, *value;
         size_t len = (size_t)((eol ? eol : end) - p), name_len, value_len;
         if (len && p[len - 1] == '\r')
             len--;
         if (kvs_http_parse_header_line(p, len, &name, &name_len, &value, &value_len) == 0) {
-            luaL_Buffer b;
-            luaL_buffinit(L, &b);
-            for (size_t i = 0; i < name_len; i++) {
-                char c = name[i];
-                luaL_addchar(&b, (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c);
+            if (name_len <= sizeof lower) {
+                for (size_t i = 0; i < name_len; i++) {
+                    char c = name[i];
+                    lower[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+                }
+                lua_pushlstring(L, lower, name_len);
+            } else {
+                luaL_Buffer b;
+                luaL_buffinit(L, &b);
+                for (size_t i = 0; i < name_len; i++) {
+                    char c = name[i];
+                    luaL_addchar(&b, (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c);
+                }
+                luaL_pushresult(&b);
             }
-            luaL_pushresult(&b);
             lua_pushvalue(L, -1);
             lua_rawget(L, -3);
             if (lua_isstring(L, -1)) {
@@ -470,6 +469,31 @@ static void push_response_headers(lua_State *L, const kvs_buf *raw)
     }
 }
 
+/* Reads t[key], else d[key] when t[key] is nil or false (Lua's `or`) and d
+ * (a stack index, 0 for none) is given. Leaves the value on the stack. */
+static int get_either(lua_State *L, int t, int d, const char *key)
+{
+    lua_getfield(L, t, key);
+    if (d && !lua_toboolean(L, -1)) {
+        lua_pop(L, 1);
+        lua_getfield(L, d, key);
+    }
+    return lua_type(L, -1);
+}
+
+static double number_in(lua_State *L, int t, int d, const char *key, double dflt)
+{
+    double v = dflt;
+    if (get_either(L, t, d, key) == LUA_TNUMBER)
+        v = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* handle:request(req [, settings]): a transport passes its fixed settings
+ * (ca_file, verify_tls, max_body, and timeouts the request may override)
+ * once, instead of copying them into every request. Without `settings`,
+ * they come from req. */
 static int l_http_request(lua_State *L)
 {
     http_state *h = check_http(L);
@@ -477,24 +501,30 @@ static int l_http_request(lua_State *L)
     char err[MAX_FIELD_ERR];
     const char *why;
     size_t len;
+    int d = 0, s;
     kvs_http_status status;
     memset(&req, 0, sizeof req);
     luaL_checktype(L, 2, LUA_TTABLE);
-    lua_settop(L, 2);
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        d = 3;
+    }
+    lua_settop(L, 3);
+    s = d ? d : 2; /* where the settings are */
     if (opt_string(L, 2, "method", &req.method, &len) != 1 || !kvs_header_name_ok(req.method, len))
         return fail_kind(L, "ParamValidationError", "method: must be an HTTP method");
     if (opt_string(L, 2, "url", &req.url, &len) != 1 || !no_nul(req.url, len))
         return fail_kind(L, "ParamValidationError", "url: must be a string without NUL bytes");
     if (opt_string(L, 2, "body", &req.body, &req.body_len) < 0)
         return fail_kind(L, "ParamValidationError", "body: must be a string");
-    if (opt_string(L, 2, "ca_file", &req.ca_file, &len) < 0)
+    if (opt_string(L, s, "ca_file", &req.ca_file, &len) < 0)
         return fail_kind(L, "ParamValidationError", "ca_file: must be a path");
-    lua_getfield(L, 2, "verify_tls");
+    lua_getfield(L, s, "verify_tls");
     req.verify_tls = lua_isnil(L, -1) || lua_toboolean(L, -1);
     lua_pop(L, 1);
-    req.timeout_ms = (long)(opt_number(L, 2, "timeout", 10) * 1000);
-    req.connect_timeout_ms = (long)(opt_number(L, 2, "connect_timeout", 3) * 1000);
-    req.max_body = (size_t)opt_number(L, 2, "max_body", 1024 * 1024);
+    req.timeout_ms = (long)(number_in(L, 2, d, "timeout", 10) * 1000);
+    req.connect_timeout_ms = (long)(number_in(L, 2, d, "connect_timeout", 3) * 1000);
+    req.max_body = (size_t)number_in(L, s, 0, "max_body", 1024 * 1024);
     if ((why = read_request_headers(L, 2, h)) != NULL)
         return fail_kind(L, "ParamValidationError", why);
     req.headers = (const kvs_http_header *)(void *)h->header_list.data;

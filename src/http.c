@@ -1,8 +1,9 @@
-/* HTTP over libcurl. Each kvs_http owns one easy handle. Every exchange
- * starts with curl_easy_reset, which forgets the previous exchange's options
- * (method, body, headers) but keeps the handle's connection pool, DNS cache
- * and TLS session cache, so sequential requests to one host share a single
- * keep-alive connection. Knows nothing of Lua. */
+/* HTTP over libcurl. Each kvs_http owns one easy handle, so sequential
+ * requests to one host share a single keep-alive connection, DNS cache and
+ * TLS session cache. The options that never change are set once; an
+ * exchange whose method, TLS settings or body presence differ from the
+ * previous one starts with curl_easy_reset, so nothing of an earlier
+ * exchange's method, body or CA file carries over. Knows nothing of Lua. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
@@ -22,10 +23,27 @@ enum {
     STOP_NO_MEMORY
 };
 
+/* Which method options an exchange sets. */
+enum {
+    MODE_GET = 0, /* nothing: libcurl's default */
+    MODE_POST,    /* POST with the body, plus CUSTOMREQUEST unless POST */
+    MODE_HEAD,    /* NOBODY */
+    MODE_CUSTOM   /* CUSTOMREQUEST alone */
+};
+
 struct kvs_http {
     CURL *curl;
-    kvs_buf line; /* scratch for one "Name: value" request line */
+    kvs_buf lines; /* request header lines, NUL-separated */
+    kvs_buf nodes; /* curl_slist nodes pointing into `lines` */
     char errbuf[CURL_ERROR_SIZE];
+    /* What the handle is set up for; `ready` is 0 when the next exchange
+     * must reset it. */
+    int ready;
+    int mode;
+    int verify_tls;
+    kvs_buf method;  /* as given */
+    kvs_buf ca_file; /* as given; has_ca says whether one was */
+    int has_ca;
     /* State of the exchange in progress, read by the callbacks. */
     kvs_http_response *resp;
     size_t max_body;
@@ -71,7 +89,10 @@ void kvs_http_free(kvs_http *h)
         return;
     if (h->curl)
         curl_easy_cleanup(h->curl);
-    kvs_buf_free(&h->line);
+    kvs_buf_free(&h->lines);
+    kvs_buf_free(&h->nodes);
+    kvs_buf_free(&h->method);
+    kvs_buf_free(&h->ca_file);
     free(h);
 }
 
@@ -382,35 +403,43 @@ static kvs_http_status map_result(kvs_http *h, CURLcode cc, char *err, size_t er
     return st;
 }
 
-/* Appends one request header to the list, formatted as libcurl wants it:
+/* Appends one request line, NUL-terminated, formatted as libcurl wants it:
  * "Name: value", or "Name;" to send a header with an empty value. */
-static int add_header(kvs_http *h, struct curl_slist **list, const char *name,
-                      const char *value)
+static int add_header(kvs_http *h, const char *name, const char *value)
 {
-    struct curl_slist *l;
     const char *v = value ? value : "";
     while (is_blank(*v))
         v++;
-    kvs_buf_clear(&h->line);
-    if (kvs_buf_puts(&h->line, name) != 0 ||
-        (*v ? kvs_buf_puts(&h->line, ": ") != 0 || kvs_buf_puts(&h->line, v) != 0
-            : kvs_buf_putc(&h->line, ';') != 0))
+    if (kvs_buf_puts(&h->lines, name) != 0 ||
+        (*v ? kvs_buf_puts(&h->lines, ": ") != 0 || kvs_buf_puts(&h->lines, v) != 0
+            : kvs_buf_putc(&h->lines, ';') != 0))
         return -1;
-    l = curl_slist_append(*list, h->line.data);
-    if (!l)
-        return -1;
-    *list = l;
-    return 0;
+    return kvs_buf_putc(&h->lines, '\0');
 }
 
 /* "Name:" with nothing after it removes a header libcurl would add itself. */
-static int append_raw(struct curl_slist **list, const char *line)
+static int append_raw(kvs_http *h, const char *line)
 {
-    struct curl_slist *l = curl_slist_append(*list, line);
-    if (!l)
-        return -1;
-    *list = l;
-    return 0;
+    return kvs_buf_append(&h->lines, line, strlen(line) + 1);
+}
+
+/* Links the lines into a curl_slist held in our own memory: libcurl only
+ * reads the list, and this spares a malloc and free per line per call. */
+static struct curl_slist *link_lines(kvs_http *h)
+{
+    size_t n = 0, i, off;
+    struct curl_slist *nodes;
+    for (off = 0; off < h->lines.len; off += strlen(h->lines.data + off) + 1)
+        n++;
+    kvs_buf_clear(&h->nodes);
+    if (n == 0 || kvs_buf_reserve(&h->nodes, n * sizeof *nodes) != 0)
+        return NULL;
+    nodes = (struct curl_slist *)(void *)h->nodes.data;
+    for (i = 0, off = 0; i < n; i++, off += strlen(h->lines.data + off) + 1) {
+        nodes[i].data = h->lines.data + off;
+        nodes[i].next = i + 1 < n ? &nodes[i + 1] : NULL;
+    }
+    return nodes;
 }
 
 static int header_name_ok(const char *s)
@@ -434,14 +463,26 @@ static int header_value_ok(const char *s)
 }
 
 /* The handle keeps pointers to the header list and the caller's body; drop
- * them so that nothing of this exchange outlives it inside the handle (the
- * next exchange resets every option anyway). */
-static void forget_exchange(kvs_http *h, struct curl_slist *list)
+ * them so that nothing of this exchange outlives it inside the handle.
+ * POSTFIELDS is cleared only where it was set: setting it, even to NULL,
+ * turns the handle to POST. */
+static void forget_exchange(kvs_http *h)
 {
     curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
-    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, (char *)NULL);
-    curl_slist_free_all(list);
+    if (h->mode == MODE_POST)
+        curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, (char *)NULL);
     h->resp = NULL;
+}
+
+static int same_string(const kvs_buf *b, const char *s)
+{
+    return b->data && strcmp(b->data, s) == 0;
+}
+
+static int remember(kvs_buf *b, const char *s)
+{
+    kvs_buf_clear(b);
+    return kvs_buf_puts(b, s);
 }
 
 #define SETOPT(opt, val)                                      \
@@ -455,9 +496,10 @@ kvs_http_status kvs_http_perform(kvs_http *h, const kvs_http_request *req,
 {
     CURL *c;
     CURLcode cc;
-    struct curl_slist *list = NULL;
+    struct curl_slist *list;
     const char *method;
-    int has_accept = 0, has_expect = 0, has_type = 0;
+    int has_accept = 0, has_expect = 0, has_type = 0, mode;
+    int verify = req && req->verify_tls ? 1 : 0;
     size_t i;
 
     if (err && err_len)
@@ -478,13 +520,22 @@ kvs_http_status kvs_http_perform(kvs_http *h, const kvs_http_request *req,
         set_err(err, err_len, "internal error", "invalid method");
         return KVS_HTTP_INTERNAL;
     }
+    if (req->body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+        strcmp(method, "PATCH") == 0)
+        mode = MODE_POST;
+    else if (strcmp(method, "HEAD") == 0)
+        mode = MODE_HEAD;
+    else if (strcmp(method, "GET") == 0)
+        mode = MODE_GET;
+    else
+        mode = MODE_CUSTOM;
 
     /* Request headers; libcurl's defaults for Accept, Expect and Content-Type
      * are switched off unless the caller sends those headers. */
+    kvs_buf_clear(&h->lines);
     for (i = 0; i < req->n_headers; i++) {
         const kvs_http_header *hd = &req->headers[i];
         if (!header_name_ok(hd->name) || !header_value_ok(hd->value)) {
-            curl_slist_free_all(list);
             set_err(err, err_len, "internal error", "invalid request header");
             return KVS_HTTP_INTERNAL;
         }
@@ -492,66 +543,77 @@ kvs_http_status kvs_http_perform(kvs_http *h, const kvs_http_request *req,
         has_accept |= name_is(hd->name, nl, "accept");
         has_expect |= name_is(hd->name, nl, "expect");
         has_type |= name_is(hd->name, nl, "content-type");
-        if (add_header(h, &list, hd->name, hd->value) != 0)
+        if (add_header(h, hd->name, hd->value) != 0)
             goto no_memory;
     }
-    if (!has_accept && append_raw(&list, "Accept:") != 0)
-        goto no_memory;
-    if (!has_expect && append_raw(&list, "Expect:") != 0)
-        goto no_memory;
-    if (!has_type && append_raw(&list, "Content-Type:") != 0)
+    if ((!has_accept && append_raw(h, "Accept:") != 0) ||
+        (!has_expect && append_raw(h, "Expect:") != 0) ||
+        (!has_type && append_raw(h, "Content-Type:") != 0) || (list = link_lines(h)) == NULL)
         goto no_memory;
 
     c = h->curl;
-    curl_easy_reset(c);
     h->errbuf[0] = '\0';
     h->resp = resp;
     h->max_body = req->max_body;
     h->header_bytes = 0;
     h->block_status = 0;
     h->in_block = 0;
-    h->no_body = 0;
+    h->no_body = mode == MODE_HEAD;
     h->stop = STOP_NONE;
 
-    SETOPT(CURLOPT_ERRORBUFFER, h->errbuf);
-    SETOPT(CURLOPT_URL, req->url);
+    if (!h->ready || h->mode != mode || h->verify_tls != verify || !same_string(&h->method, method) ||
+        h->has_ca != (req->ca_file != NULL) || (req->ca_file && !same_string(&h->ca_file, req->ca_file))) {
+        /* Something sticky changed: start from libcurl's defaults. */
+        curl_easy_reset(c);
+        h->ready = 0;
+        h->mode = mode;
+        SETOPT(CURLOPT_ERRORBUFFER, h->errbuf);
 #if LIBCURL_VERSION_NUM >= 0x075500
-    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+        SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
 #endif
-    SETOPT(CURLOPT_NOSIGNAL, 1L);
+        SETOPT(CURLOPT_NOSIGNAL, 1L);
+        SETOPT(CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+        SETOPT(CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+        if (req->ca_file)
+            SETOPT(CURLOPT_CAINFO, req->ca_file);
+        SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
+        SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+        SETOPT(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+        SETOPT(CURLOPT_HEADERFUNCTION, on_header);
+        SETOPT(CURLOPT_HEADERDATA, h);
+        SETOPT(CURLOPT_WRITEFUNCTION, on_body);
+        SETOPT(CURLOPT_WRITEDATA, h);
+        if (mode == MODE_POST) {
+            SETOPT(CURLOPT_POST, 1L);
+            if (strcmp(method, "POST") != 0)
+                SETOPT(CURLOPT_CUSTOMREQUEST, method);
+        } else if (mode == MODE_HEAD) {
+            SETOPT(CURLOPT_NOBODY, 1L);
+        } else if (mode == MODE_CUSTOM) {
+            SETOPT(CURLOPT_CUSTOMREQUEST, method);
+        }
+        if (remember(&h->method, method) != 0 ||
+            (req->ca_file && remember(&h->ca_file, req->ca_file) != 0))
+            goto no_memory;
+        h->verify_tls = verify;
+        h->has_ca = req->ca_file != NULL;
+        h->ready = 1;
+    }
+
+    /* What may differ from one exchange to the next. */
+    SETOPT(CURLOPT_URL, req->url);
     SETOPT(CURLOPT_TIMEOUT_MS, req->timeout_ms);
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms);
-    SETOPT(CURLOPT_SSL_VERIFYPEER, req->verify_tls ? 1L : 0L);
-    SETOPT(CURLOPT_SSL_VERIFYHOST, req->verify_tls ? 2L : 0L);
-    if (req->ca_file)
-        SETOPT(CURLOPT_CAINFO, req->ca_file);
-    SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
-    SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    SETOPT(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
     SETOPT(CURLOPT_HTTPHEADER, list);
-    SETOPT(CURLOPT_HEADERFUNCTION, on_header);
-    SETOPT(CURLOPT_HEADERDATA, h);
-    SETOPT(CURLOPT_WRITEFUNCTION, on_body);
-    SETOPT(CURLOPT_WRITEDATA, h);
-
-    if (req->body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
-        strcmp(method, "PATCH") == 0) {
+    if (mode == MODE_POST) {
         /* The size is given, so the body may hold NUL bytes. */
-        SETOPT(CURLOPT_POST, 1L);
         SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req->body ? req->body_len : 0));
         SETOPT(CURLOPT_POSTFIELDS, req->body ? req->body : "");
-        if (strcmp(method, "POST") != 0)
-            SETOPT(CURLOPT_CUSTOMREQUEST, method);
-    } else if (strcmp(method, "HEAD") == 0) {
-        SETOPT(CURLOPT_NOBODY, 1L);
-        h->no_body = 1;
-    } else if (strcmp(method, "GET") != 0) {
-        SETOPT(CURLOPT_CUSTOMREQUEST, method);
     }
 
     cc = curl_easy_perform(c);
 
-    forget_exchange(h, list);
+    forget_exchange(h);
 
     switch (h->stop) {
     case STOP_TOO_LARGE: {
@@ -586,13 +648,15 @@ kvs_http_status kvs_http_perform(kvs_http *h, const kvs_http_request *req,
     return KVS_HTTP_OK;
 
 setopt_failed:
-    forget_exchange(h, list);
+    forget_exchange(h);
+    h->ready = 0;
     set_err(err, err_len, cc == CURLE_OUT_OF_MEMORY ? "out of memory" : "bad option",
             curl_easy_strerror(cc));
     return KVS_HTTP_INTERNAL;
 
 no_memory:
-    curl_slist_free_all(list);
+    h->ready = 0;
+    h->resp = NULL;
     set_err(err, err_len, "out of memory", NULL);
     return KVS_HTTP_INTERNAL;
 }

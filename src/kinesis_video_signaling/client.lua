@@ -21,6 +21,9 @@ local sign = core.sign
 
 local _M = {}
 
+-- Read, never written, by core.sign.
+local JSON_HEADERS = { ["Content-Type"] = "application/json" }
+
 local Client = {}
 local mt = { __index = Client }
 
@@ -52,6 +55,10 @@ function _M.new(opts)
     self.endpoint_cache = {}
     self.ice_cache = cache.new(o.shared_dict)
     self.skew = 0
+    self.profile_region = function() return self.credentials:region() end
+    -- Reused by every signature (core.sign keeps no reference and never
+    -- yields, so concurrent calls cannot see each other's fields).
+    self.sign_params = { method = "POST", headers = JSON_HEADERS, service = "kinesisvideo" }
     return self
 end
 
@@ -73,16 +80,20 @@ function Client:now()
     return self.clock() + self.skew
 end
 
+local function secrets_of(creds)
+    return { creds.secret_access_key, creds.session_token }
+end
+
 -- One signed JSON POST with retries; returns the decoded answer or nil, err.
 function Client:post(url, body, region, creds, op)
-    local secrets = { creds.secret_access_key, creds.session_token }
+    local params = self.sign_params
     local attempt, skew_corrected = 0, false
     while true do
         attempt = attempt + 1
-        local signed, why = sign{
-            method = "POST", url = url, headers = { ["Content-Type"] = "application/json" }, body = body,
-            region = region, service = "kinesisvideo", credentials = creds, time = floor(self:now()),
-        }
+        params.url, params.body, params.region, params.credentials = url, body, region, creds
+        params.time = floor(self:now())
+        local signed, why = sign(params)
+        params.body, params.credentials = nil, nil -- hold no secret or body between calls
         if not signed then return nil, errors.param("endpoint or region: " .. why) end
         local resp, err = self.send{
             method = "POST", url = url, headers = signed.headers, body = body,
@@ -90,7 +101,7 @@ function Client:post(url, body, region, creds, op)
         }
         local out
         if resp then
-            out, err = response.classify(op, resp, secrets)
+            out, err = response.classify(op, resp, creds)
             if out then return out end
             local server_time = httpdate.parse(resp.headers and resp.headers.date)
             if not skew_corrected and server_time and is_skew_error(err) then
@@ -101,7 +112,7 @@ function Client:post(url, body, region, creds, op)
                 err = nil
             end
         else
-            err.message = errors.scrub(err.message, secrets)
+            err.message = errors.scrub(err.message, secrets_of(creds))
         end
         if err then
             if not err.retryable or attempt >= self.max_attempts then
@@ -145,7 +156,7 @@ end
 
 -- Region and credentials every call needs.
 function Client:context(arn)
-    local region = endpoints.region(self.region, arn, function() return self.credentials:region() end)
+    local region = endpoints.region(self.region, arn, self.profile_region)
     if not region then
         return nil, errors.param("region: not configured (set kvs.new{ region = ... } or AWS_REGION)")
     end
@@ -186,7 +197,9 @@ function Client.gather(_, op, ...)
         return nil, errors.param(format("params: must be a table (got %s)", type(extra)))
     end
     local params = {}
-    for k, v in pairs(extra or {}) do params[k] = v end
+    if extra then
+        for k, v in pairs(extra) do params[k] = v end
+    end
     for i = 1, npos do
         local v = select(i, ...)
         if v ~= nil then params[op.positional[i]] = v end

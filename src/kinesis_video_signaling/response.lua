@@ -42,7 +42,9 @@ local function clean_code(code)
     return code:match("#(.*)$") or code
 end
 
-local function service_error(resp, secrets)
+-- creds: those the request was signed with, whose secrets are scrubbed
+-- from any message the service quotes back.
+local function service_error(resp, creds)
     local headers = resp.headers or {}
     local body = _M.decode(resp.body) or {}
     local code = clean_code(headers["x-amzn-errortype"]) or clean_code(body.__type) or clean_code(body.code)
@@ -55,20 +57,23 @@ local function service_error(resp, secrets)
     end
     local message = body.message or body.Message
     if type(message) ~= "string" then message = "no message" end
+    local secrets = creds and { creds.secret_access_key, creds.session_token }
     return errors.new(code, errors.scrub(message, secrets), fields)
 end
 
 -- Returns the decoded answer of `op` (nil op: any JSON object), or nil, err.
-function _M.classify(op, resp, secrets)
-    if resp.status < 200 or resp.status > 299 then return nil, service_error(resp, secrets) end
-    local fields = { status = resp.status, request_id = request_id(resp.headers or {}) }
+function _M.classify(op, resp, creds)
+    if resp.status < 200 or resp.status > 299 then return nil, service_error(resp, creds) end
     local decoded, why = decode_raw(resp.body)
     if decoded and op then
         decoded, why = validate.output(op, decoded)
     elseif decoded then
         decoded = validate.plain(decoded)
     end
-    if not decoded then return nil, errors.new("InvalidResponseError", why, fields) end
+    if not decoded then
+        return nil, errors.new("InvalidResponseError", why,
+            { status = resp.status, request_id = request_id(resp.headers or {}) })
+    end
     return decoded
 end
 

@@ -18,15 +18,14 @@ function _M.curl(opts)
     local core = require "kinesis_video_signaling.core"
     local handle, why = core.http()
     if not handle then return nil, errors.new("InternalError", why) end
+    -- Passed beside each request rather than copied into it; the request's
+    -- own timeouts, when given, win.
     local defaults = {
         ca_file = opts.ca_file, verify_tls = opts.verify_tls ~= false, max_body = _M.MAX_BODY,
+        timeout = opts.timeout, connect_timeout = opts.connect_timeout,
     }
     local send = function(req)
-        local resp, kind, message = handle:request{
-            method = req.method, url = req.url, headers = req.headers, body = req.body,
-            timeout = req.timeout or opts.timeout, connect_timeout = req.connect_timeout or opts.connect_timeout,
-            ca_file = defaults.ca_file, verify_tls = defaults.verify_tls, max_body = defaults.max_body,
-        }
+        local resp, kind, message = handle:request(req, defaults)
         if not resp then return nil, errors.new(kind, message) end
         return resp
     end

@@ -89,45 +89,69 @@ end
 
 local SHAPE_NAMES = { list = "list", structure = "object", string = "string", number = "number" }
 
+local function mismatch(v, t)
+    return format(" is a %s, not a %s", type(v) == "table" and (is_list(v) and "list" or "object")
+        or type(v), SHAPE_NAMES[t] or t)
+end
+
 -- Checks decoded JSON against an output shape and makes it plain data in the
 -- same walk. Returns the value, or nil and where it broke (built only then).
-local function conform(v, shape)
-    local t = shape.type
-    if t == "structure" then
-        if type(v) ~= "table" or (v[1] ~= nil) then return nil, " is not an object" end
-        local members = shape.members
-        for k, x in pairs(v) do
-            local member = members[k]
-            if x == null then
-                v[k] = nil
-            elseif member then
+-- Strings, the commonest leaves, are checked inline; a member is written
+-- back only when the walk may have changed it (numbers).
+local conform
+
+local function conform_structure(v, members)
+    if type(v) ~= "table" or (v[1] ~= nil) then return nil, " is not an object" end
+    for k, x in next, v do
+        local member = members[k]
+        if x == null then
+            v[k] = nil
+        elseif member then
+            local t = member.type
+            if t == "string" then
+                if type(x) ~= "string" then return nil, "." .. k .. mismatch(x, t) end
+            else
                 local ok, why = conform(x, member)
                 if ok == nil then return nil, "." .. k .. why end
-                v[k] = ok
-            else
-                v[k] = plain(x) -- not in the model: passed through as sent
+                if t == "number" then v[k] = ok end
             end
+        elseif type(x) == "number" then
+            v[k] = tointeger(x) or x -- not in the model: passed through as sent
+        elseif type(x) == "table" then
+            plain(x)
         end
-        return v
-    elseif t == "list" then
-        if not is_list(v) then return nil, " is not a list" end
-        for i = 1, #v do
-            local ok, why = conform(v[i], shape.member)
-            if ok == nil then return nil, format("[%d]%s", i, why) end
-            v[i] = ok
-        end
-        return v
-    elseif type(v) ~= t then
-        return nil, format(" is a %s, not a %s", type(v) == "table" and (is_list(v) and "list" or "object")
-            or type(v), SHAPE_NAMES[t] or t)
     end
+    return v
+end
+
+local function conform_list(v, member)
+    if not is_list(v) then return nil, " is not a list" end
+    local t = member.type
+    for i = 1, #v do
+        local x = v[i]
+        if t == "string" then
+            if type(x) ~= "string" then return nil, format("[%d]%s", i, mismatch(x, t)) end
+        else
+            local ok, why = conform(x, member)
+            if ok == nil then return nil, format("[%d]%s", i, why) end
+            if t == "number" then v[i] = ok end
+        end
+    end
+    return v
+end
+
+conform = function(v, shape)
+    local t = shape.type
+    if t == "structure" then return conform_structure(v, shape.members) end
+    if t == "list" then return conform_list(v, shape.member) end
+    if type(v) ~= t then return nil, mismatch(v, t) end
     return t == "number" and (tointeger(v) or v) or v
 end
 
 -- The decoded answer of `op` as plain data, or nil and why it does not have
 -- the model's types. Members the model does not list pass through.
 function _M.output(op, decoded)
-    local out, why = conform(decoded, { type = "structure", members = op.output })
+    local out, why = conform_structure(decoded, op.output)
     if out == nil then return nil, op.name .. " answer" .. why end
     return out
 end

@@ -90,14 +90,7 @@ function M.free_port()
     return tonumber(port)
 end
 
-local function pid_alive(pid)
-    local f = io.open("/proc/" .. pid .. "/stat", "r")
-    if not f then return false end
-    local stat = f:read("*l") or ""
-    f:close()
-    local state = stat:match("^%d+ %b() (%a)")
-    return state ~= nil and state ~= "Z" and state ~= "X"
-end
+local pid_alive = require("spec.support.replay").pid_alive
 
 -- The master's children (its workers), from /proc: no external tool, so
 -- nothing here can hang (pgrep does, with libasan preloaded by make sanitize).

@@ -60,6 +60,7 @@ end
 M.server_path = here() .. "/replay_server.lua"
 M.fixtures_dir = here():gsub("/support$", "") .. "/fixtures/responses"
 
+-- Whether a process is running (not a zombie); nginx.lua uses it too.
 local function pid_alive(pid)
   local probe = io.open("/proc/self/stat", "r")
   if probe then
@@ -73,6 +74,7 @@ local function pid_alive(pid)
   end
   return os_ok(os.execute("kill -0 " .. pid .. " 2>/dev/null"))
 end
+M.pid_alive = pid_alive
 
 ---------------------------------------------------------------------------
 -- minimal HTTP client for the control endpoints

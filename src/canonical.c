@@ -1,4 +1,5 @@
 #include "canonical.h"
+#include "ascii.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +21,6 @@ static int hex_value(unsigned char c)
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
     return -1;
-}
-
-static unsigned char lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
 }
 
 int kvs_url_split(const char *url, size_t len, kvs_url *out, const char **why)
@@ -297,15 +293,11 @@ int kvs_query_canonical(kvs_buf *out, const kvs_buf *text, kvs_buf *params)
 
 int kvs_header_name_ok(const char *s, size_t len)
 {
-    static const char extra[] = "!#$%&'*+-.^_`|~";
     if (len == 0)
         return 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              (c && strchr(extra, c))))
+    for (size_t i = 0; i < len; i++)
+        if (!kvs_is_tchar((unsigned char)s[i]))
             return 0;
-    }
     return 1;
 }
 
@@ -321,7 +313,7 @@ static int compare_names(const kvs_header *a, const kvs_header *b)
 {
     size_t n = a->name_len < b->name_len ? a->name_len : b->name_len;
     for (size_t i = 0; i < n; i++) {
-        unsigned char x = lower((unsigned char)a->name[i]), y = lower((unsigned char)b->name[i]);
+        unsigned char x = kvs_ascii_lower((unsigned char)a->name[i]), y = kvs_ascii_lower((unsigned char)b->name[i]);
         if (x != y)
             return x < y ? -1 : 1;
     }
@@ -349,7 +341,7 @@ static int append_lower(kvs_buf *out, const char *s, size_t len)
         return -1;
     w = out->data + out->len;
     for (size_t i = 0; i < len; i++)
-        w[i] = (char)lower((unsigned char)s[i]);
+        w[i] = (char)kvs_ascii_lower((unsigned char)s[i]);
     out->len += len;
     out->data[out->len] = '\0';
     return 0;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ascii.h"
 #include "compat.h"
 #include "http.h"
 #include "sigv4.h"
@@ -104,22 +105,6 @@ static const char *collect_header(lua_State *L, sign_state *st, const char *name
     return "must be a string or a list of strings";
 }
 
-static int names_equal_ci(const char *a, size_t al, const char *b, size_t bl)
-{
-    if (al != bl)
-        return 0;
-    for (size_t i = 0; i < al; i++) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z')
-            x = (char)(x + 32);
-        if (y >= 'A' && y <= 'Z')
-            y = (char)(y + 32);
-        if (x != y)
-            return 0;
-    }
-    return 1;
-}
-
 static const char *read_headers(lua_State *L, int t, sign_state *st, char *err, size_t err_len)
 {
     int hi;
@@ -146,16 +131,12 @@ static const char *read_headers(lua_State *L, int t, sign_state *st, char *err, 
         why = collect_header(L, st, name, name_len);
         for (size_t i = 0; !why && i < before; i++) {
             const kvs_header *h = (const kvs_header *)(void *)st->headers.data + i;
-            if (names_equal_ci(h->name, h->name_len, name, name_len))
+            if (kvs_names_equal_ci(h->name, h->name_len, name, name_len))
                 why = "is given twice with different letter case (use one name with a list of values)";
         }
         if (why) {
             snprintf(err, err_len, "headers: '%.*s' %s", (int)(name_len > 64 ? 64 : name_len), name, why);
-            /* The name is the caller's and may hold CR, LF or other control
-             * bytes: keep the message one printable line. */
-            for (char *c = err; *c; c++)
-                if ((unsigned char)*c < 0x20 || *c == 0x7f)
-                    *c = '?';
+            kvs_one_line(err); /* the caller's name may hold CR, LF or other control bytes */
             lua_pop(L, 3);
             return err;
         }
@@ -240,8 +221,8 @@ static const char *read_sign_params(lua_State *L, sign_state *st, kvs_sign_param
 
 static int owned_by_signer(const char *name, size_t len)
 {
-    return names_equal_ci(name, len, "authorization", 13) || names_equal_ci(name, len, "x-amz-date", 10) ||
-           names_equal_ci(name, len, "x-amz-security-token", 20);
+    return kvs_names_equal_ci(name, len, "authorization", 13) || kvs_names_equal_ci(name, len, "x-amz-date", 10) ||
+           kvs_names_equal_ci(name, len, "x-amz-security-token", 20);
 }
 
 /* signed.headers: the caller's headers, then those the signer adds; pushes
@@ -260,7 +241,7 @@ static void push_signed_headers(lua_State *L, const kvs_sign_params *p, const kv
                 lua_pop(L, 1);
                 continue;
             }
-            has_host = has_host || names_equal_ci(name, len, "host", 4);
+            has_host = has_host || kvs_names_equal_ci(name, len, "host", 4);
             lua_pushvalue(L, -2);
             lua_insert(L, -2);
             lua_rawset(L, -5);
@@ -439,18 +420,14 @@ static void push_response_headers(lua_State *L, const kvs_buf *raw)
             len--;
         if (kvs_http_parse_header_line(p, len, &name, &name_len, &value, &value_len) == 0) {
             if (name_len <= sizeof lower) {
-                for (size_t i = 0; i < name_len; i++) {
-                    char c = name[i];
-                    lower[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-                }
+                for (size_t i = 0; i < name_len; i++)
+                    lower[i] = (char)kvs_ascii_lower((unsigned char)name[i]);
                 lua_pushlstring(L, lower, name_len);
             } else {
                 luaL_Buffer b;
                 luaL_buffinit(L, &b);
-                for (size_t i = 0; i < name_len; i++) {
-                    char c = name[i];
-                    luaL_addchar(&b, (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c);
-                }
+                for (size_t i = 0; i < name_len; i++)
+                    luaL_addchar(&b, (char)kvs_ascii_lower((unsigned char)name[i]));
                 luaL_pushresult(&b);
             }
             lua_pushvalue(L, -1);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "ascii.h"
 
 /* The whole response head (status lines and header lines of every block,
  * interim 1xx blocks included) may not exceed this. */
@@ -107,20 +108,6 @@ void kvs_http_response_free(kvs_http_response *resp)
 
 /* ---- header lines ---- */
 
-/* RFC 9110 tchar. */
-static int is_tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return 1;
-    switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*':
-    case '+': case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 static int is_blank(char c)
 {
     return c == ' ' || c == '\t';
@@ -139,7 +126,7 @@ int kvs_http_parse_header_line(const char *line, size_t len,
         return -1;
     n = (size_t)(colon - line);
     for (i = 0; i < n; i++)
-        if (!is_tchar((unsigned char)line[i]))
+        if (!kvs_is_tchar((unsigned char)line[i]))
             return -1;
     v = colon + 1;
     end = line + len;
@@ -164,15 +151,7 @@ int kvs_http_parse_header_line(const char *line, size_t len,
 
 static int name_is(const char *s, size_t len, const char *lower)
 {
-    size_t i;
-    for (i = 0; i < len; i++) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c + 32);
-        if (lower[i] == '\0' || c != lower[i])
-            return 0;
-    }
-    return lower[i] == '\0';
+    return kvs_names_equal_ci(s, len, lower, strlen(lower));
 }
 
 /* Decimal Content-Length; -1 when it is not a plain number (libcurl then
@@ -447,7 +426,7 @@ static int header_name_ok(const char *s)
     if (!s || !*s)
         return 0;
     for (; *s; s++)
-        if (!is_tchar((unsigned char)*s))
+        if (!kvs_is_tchar((unsigned char)*s))
             return 0;
     return 1;
 }

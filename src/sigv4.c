@@ -2,6 +2,7 @@
  * signature, then the authorization value or presigned URL. The signing key
  * is cached per (secret, date, region, service) as ready HMAC states. */
 #include "sigv4.h"
+#include "ascii.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -223,17 +224,7 @@ static int format_time(long long t, char amz_date[17])
 
 static int names_equal(const kvs_header *h, const char *lower_name)
 {
-    size_t n = strlen(lower_name);
-    if (h->name_len != n)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = h->name[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c + 32);
-        if (c != lower_name[i])
-            return 0;
-    }
-    return 1;
+    return kvs_names_equal_ci(h->name, h->name_len, lower_name, strlen(lower_name));
 }
 
 static int push_header(kvs_buf *list, const char *name, const char *value, size_t value_len)
@@ -242,20 +233,13 @@ static int push_header(kvs_buf *list, const char *name, const char *value, size_
     return kvs_buf_append(list, &h, sizeof h);
 }
 
-/* Messages quote caller input (a header name); control bytes in it are
- * replaced so a message stays one printable line wherever it is logged.
- * (Found by spec/fuzz/fuzz_sign.c; regression input in its corpus.) */
-static void one_line(char *err, size_t err_len)
-{
-    for (size_t i = 0; i < err_len && err[i]; i++)
-        if ((unsigned char)err[i] < 0x20 || err[i] == 0x7f)
-            err[i] = '?';
-}
-
+/* Messages quote caller input (a header name): kvs_one_line keeps them one
+ * printable line wherever they are logged. (Found by spec/fuzz/fuzz_sign.c;
+ * regression input in its corpus.) */
 #define FAIL(...)                                                                                  \
     do {                                                                                           \
         snprintf(err, err_len, __VA_ARGS__);                                                       \
-        one_line(err, err_len);                                                                    \
+        kvs_one_line(err);                                                                         \
         return -1;                                                                                 \
     } while (0)
 

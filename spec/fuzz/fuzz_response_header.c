@@ -15,7 +15,7 @@ static void check_line(const char *line, size_t len)
         return;
     FUZZ_CHECK(name == line && name_len > 0 && name_len < len && line[name_len] == ':');
     for (size_t i = 0; i < name_len; i++)
-        FUZZ_CHECK(is_tchar((unsigned char)name[i]));
+        FUZZ_CHECK(kvs_is_tchar((unsigned char)name[i]));
     FUZZ_CHECK(value >= line + name_len + 1 && value_len <= (size_t)(line + len - value));
     if (value_len > 0)
         FUZZ_CHECK(!is_blank(value[0]) && !is_blank(value[value_len - 1]));

@@ -155,8 +155,13 @@ function Client:discover_now(key, arn, region, creds, protocol, role)
 end
 
 -- Region and credentials every call needs.
+-- The region a call about `arn` is signed for (see endpoints.region).
+function Client:region_for(arn)
+    return endpoints.region(self.region, arn, self.profile_region)
+end
+
 function Client:context(arn)
-    local region = endpoints.region(self.region, arn, self.profile_region)
+    local region = self:region_for(arn)
     if not region then
         return nil, errors.param("region: not configured (set kvs.new{ region = ... } or AWS_REGION)")
     end
@@ -207,12 +212,16 @@ function Client.gather(_, op, ...)
     return params
 end
 
+-- The members to send, from either call form, checked against the model.
+function Client:input(op, ...)
+    local params, err = self:gather(op, ...)
+    if not params then return nil, err end
+    return validate.input(op, params)
+end
+
 for method, op in pairs(model.operations) do
     Client[method] = function(self, ...)
-        local params, err = self:gather(op, ...)
-        if not params then return nil, err end
-        local input
-        input, err = validate.input(op, params)
+        local input, err = self:input(op, ...)
         if not input then return nil, err end
         return self:call(op, input)
     end

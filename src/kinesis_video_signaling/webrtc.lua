@@ -33,10 +33,7 @@ end
 -- less than refresh_margin of the smallest Ttl remains; when that fetch fails
 -- while the cached set is still valid, the cached set is returned.
 function _M.ice_servers(self, ...)
-    local params, err = self:gather(ICE_OP, ...)
-    if not params then return nil, err end
-    local input
-    input, err = validate.input(ICE_OP, params)
+    local input, err = self:input(ICE_OP, ...)
     if not input then return nil, err end
 
     local key = format("ice\n%s\n%s\n%s\n%s", input.ChannelARN, input.ClientId or "", input.Service or "",
@@ -53,7 +50,7 @@ function _M.ice_servers(self, ...)
         if cached and now < cached.expires_at then return cached.servers, nil, floor(cached.expires_at - now) end
         return nil, err
     end
-    local region = endpoints.region(self.region, input.ChannelARN, function() return self.credentials:region() end)
+    local region = self:region_for(input.ChannelARN)
     local servers, ttl = rtc_ice_servers(answer, region)
     self.ice_cache:set(key, { servers = servers, expires_at = now + ttl }, ttl)
     return servers, nil, ttl

@@ -25,25 +25,17 @@ function _M.dns_suffix(region)
     return "amazonaws.com"
 end
 
+-- Runs at every call: the byte test skips the pattern for the usual URL.
 local function strip_slash(url)
+    if url:byte(-1) ~= 47 then return url end -- no trailing "/"
     return (url:gsub("/+$", ""))
-end
-
--- The last URL stripped, since every call asks again about the same one.
-local last_url, last_stripped
-
-local function strip_slash_cached(url)
-    if url ~= last_url then
-        last_url, last_stripped = url, strip_slash(url)
-    end
-    return last_stripped
 end
 
 -- A configured signaling endpoint, or nil when it must be discovered.
 function _M.configured_signaling(client_endpoint)
     local url = nonempty(client_endpoint) or nonempty(getenv("AWS_ENDPOINT_URL_KINESIS_VIDEO_SIGNALING"))
         or nonempty(getenv("AWS_ENDPOINT_URL"))
-    return url and strip_slash_cached(url)
+    return url and strip_slash(url)
 end
 
 function _M.control(client_control, region)

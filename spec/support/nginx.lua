@@ -17,6 +17,7 @@
 -- Every wait is bounded; stop() ends the master and its workers by pid, and
 -- each nginx ends itself after `lifetime` seconds (default 300) regardless.
 local socket = require "socket"
+local helpers = require "spec.support.helpers"
 
 local M = {}
 
@@ -39,19 +40,7 @@ local function os_ok(a, _, c)
     return a == true and (c == nil or c == 0)
 end
 
-local function read_file(path)
-    local f = io.open(path, "rb")
-    if not f then return nil end
-    local s = f:read("*a")
-    f:close()
-    return s
-end
-
-local function write_file(path, data)
-    local f = assert(io.open(path, "wb"))
-    f:write(data)
-    f:close()
-end
+local read_file, write_file = helpers.read_file, helpers.write_file
 
 local function command_output(cmd)
     local p = assert(io.popen(cmd))

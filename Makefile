@@ -110,7 +110,8 @@ bench: deps all jit
 	$(CC) -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) -O2 -o build/bench/sign_floor bench/sign_floor.c -lcrypto
 	$(CC) -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) -O2 -o build/bench/http_loop bench/http_loop.c -lcurl
 	$(TEST_ENV) $(LUA) bench/sign.lua build/bench/sign_floor
-	$(TEST_ENV) $(LUA) bench/http.lua build/bench/http_loop
+	$(TEST_ENV) taskset -c 0 $(LUA) bench/http.lua build/bench/http_loop 45000 "client and nginx on one CPU"
+	$(TEST_ENV) $(LUA) bench/http.lua build/bench/http_loop 45000 "client and nginx on any CPU"
 	$(TEST_ENV) $(LUA) bench/rss.lua
 	$(TEST_ENV) $(LUA) bench/nginx_concurrency.lua
 

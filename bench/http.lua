@@ -13,15 +13,16 @@
 local kvs = require "kinesis_video_signaling"
 local core = require "kinesis_video_signaling.core"
 local helpers = require "spec.support.helpers"
+local cjson = require "cjson"
 
-local loop_bin = assert(arg[1], "usage: http.lua <http_loop binary> [calls]")
+local loop_bin = assert(arg[1], "usage: http.lua <http_loop binary> [calls] [label]")
 local N = tonumber(arg[2]) or 45000
 local LABEL = arg[3] or "any CPU"
-local ARN = "arn:aws:kinesisvideo:us-west-2:123456789012:channel/demo-channel/1234567890123"
+local ARN = helpers.ARN
 
 local function json_body()
     local path = helpers.FIXTURES .. "/responses/get_ice_server_config_ok.json"
-    local fixture = require("cjson").decode(helpers.read_file(path))
+    local fixture = cjson.decode(helpers.read_file(path))
     return fixture.body
 end
 
@@ -68,13 +69,13 @@ end
 local url, stop = start_nginx()
 
 local function c_loop(n)
-    local p = assert(io.popen(("%s %s/v1/get-ice-server-config %d"):format(loop_bin, url, n)))
+    local p = assert(io.popen(("%s %s%s %d"):format(loop_bin, url, helpers.ICE_PATH, n)))
     local out = p:read("a")
     p:close()
     return (assert(tonumber(out:match("calls_per_second ([%d.]+)")), "http_loop failed: " .. out))
 end
 
-local CREDS = { access_key_id = "AKIDEXAMPLE", secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY" }
+local CREDS = helpers.creds()
 local client = assert(kvs.new{ endpoint = url, region = "us-west-2", max_attempts = 1, credentials = CREDS })
 
 local function timed(call)
@@ -86,12 +87,11 @@ local function timed(call)
 end
 
 local handle = assert(core.http())
-local presigned = { method = "POST", url = url .. "/v1/get-ice-server-config",
-    body = require("cjson").encode{ ChannelARN = ARN } }
+local presigned = { method = "POST", url = url .. helpers.ICE_PATH,
+    body = cjson.encode{ ChannelARN = ARN } }
 presigned.headers = assert(kvs.sign{ method = "POST", url = presigned.url, body = presigned.body,
     headers = { ["Content-Type"] = "application/json" }, region = "us-west-2", service = "kinesisvideo",
     credentials = CREDS }).headers
-local decode = require("cjson").decode
 
 local function request()
     local resp = handle:request(presigned)
@@ -102,7 +102,7 @@ end
 local steps = {
     { name = "plain C libcurl loop", rate = c_loop },
     { name = "binding's request, signed once", rate = timed(request) },
-    { name = "... and lua-cjson decode", rate = timed(function() decode(request().body) end) },
+    { name = "... and lua-cjson decode", rate = timed(function() cjson.decode(request().body) end) },
     { name = "client:get_ice_server_config", rate = timed(function()
         local out, err = client:get_ice_server_config(ARN)
         if not out then error(tostring(err)) end

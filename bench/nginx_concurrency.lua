@@ -7,12 +7,13 @@
 --
 -- Needs the LuaJIT build (make LUA_VERSION=jit all), Debian's nginx with
 -- libnginx-mod-http-lua and lua-resty-core, and luasocket for lua5.4.
+local helpers = require "spec.support.helpers"
 local nginx = require "spec.support.nginx"
 local replay = require "spec.support.replay"
 
 local N = tonumber(arg[1]) or 200
 local DELAY = tonumber(arg[2]) or 0.2
-local ARN = "arn:aws:kinesisvideo:us-west-2:123456789012:channel/demo-channel/1234567890123"
+local ARN = helpers.ARN
 
 assert(nginx.available())
 
@@ -21,8 +22,8 @@ local ng
 local ok, err = pcall(function()
     srv:script{ ["/v1/get-ice-server-config"] = { { fixture = "get_ice_server_config_ok", delay = DELAY } } }
     ng = nginx.start{
-        env = { KVS_SPEC_REPLAY_URL = srv.url, AWS_ACCESS_KEY_ID = "AKIDEXAMPLE",
-                AWS_SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY" },
+        env = { KVS_SPEC_REPLAY_URL = srv.url, AWS_ACCESS_KEY_ID = helpers.ACCESS_KEY_ID,
+                AWS_SECRET_ACCESS_KEY = helpers.SECRET_KEY },
         server = 'location /call { content_by_lua_block { require("spec.support.ngx_handlers").call() } }',
     }
     -- One warm-up request: module loading and the first connection are not the point.

@@ -11,9 +11,9 @@ local N = math.tointeger and math.tointeger(tonumber(arg[1])) or tonumber(arg[1]
 local WARMUP = 1000
 local LIMIT_KIB = 1024
 
-local ARN = "arn:aws:kinesisvideo:us-west-2:123456789012:channel/demo-channel/1234567890123"
-local CREDS = { access_key_id = "AKIDEXAMPLE", secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-                session_token = "FwoGZXIvYXdzEXAMPLETOKEN//////////wEaDEXAMPLE" }
+local helpers = require "spec.support.helpers"
+local ARN = helpers.ARN
+local CREDS = helpers.creds(helpers.SESSION_TOKEN)
 
 local function rss_kib()
     local f = assert(io.open("/proc/self/status", "r"), "bench/rss.lua needs /proc/self/status")

@@ -7,13 +7,12 @@ local helpers = require "spec.support.helpers"
 local replay = require "spec.support.replay"
 local core = require "kinesis_video_signaling.core"
 
-local ARN = "arn:aws:kinesisvideo:us-west-2:123456789012:channel/demo-channel/1234567890123"
-local CREDS = { access_key_id = "AKIDEXAMPLE", secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-                session_token = "FwoGZXIvYXdzEXAMPLETOKEN//////////wEaDEXAMPLE" }
-local ICE = "/v1/get-ice-server-config"
-local OFFER = "/v1/send-alexa-offer-to-master"
+local ARN = helpers.ARN
+local CREDS = helpers.creds(helpers.SESSION_TOKEN)
+local ICE = helpers.ICE_PATH
+local OFFER = helpers.OFFER_PATH
 local unpack = table.unpack or unpack
-local PAYLOAD = "eyJ0eXBlIjoib2ZmZXIiLCJzZHAiOiJ2PTAifQ=="
+local PAYLOAD = helpers.PAYLOAD
 
 describe("operations", function()
     local srv

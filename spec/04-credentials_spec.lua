@@ -16,8 +16,8 @@ local xml = require "kinesis_video_signaling.credentials.xml"
 local helpers = require "spec.support.helpers"
 local replay = require "spec.support.replay"
 
-local ARN = "arn:aws:kinesisvideo:us-west-2:123456789012:channel/demo-channel/1234567890123"
-local ICE = "/v1/get-ice-server-config"
+local ARN = helpers.ARN
+local ICE = helpers.ICE_PATH
 local EXPIRES = 1795521600 -- 2026-11-24T12:00:00Z, when every fixture's credentials expire
 
 local FILE_ID, FILE_SECRET = "AKIDFILEEXAMPLE00001", "fileSecretKeyExample/K7MDENG+bPxRfiCYEXAMPLE"

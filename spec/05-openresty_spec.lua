@@ -12,10 +12,10 @@ local nginx = require "spec.support.nginx"
 local replay = require "spec.support.replay"
 local socket = require "socket"
 
-local ARN = "arn:aws:kinesisvideo:us-west-2:123456789012:channel/demo-channel/1234567890123"
-local CREDS = { access_key_id = "AKIDEXAMPLE", secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY" }
-local ICE = "/v1/get-ice-server-config"
-local OFFER = "/v1/send-alexa-offer-to-master"
+local ARN = helpers.ARN
+local CREDS = helpers.creds()
+local ICE = helpers.ICE_PATH
+local OFFER = helpers.OFFER_PATH
 local DISCOVERY = "/getSignalingChannelEndpoint"
 
 local function os_ok(a, _, c)

@@ -7,14 +7,14 @@
 -- sends nothing: the replay server, scripted to answer, sees no request.
 local kvs = require "kinesis_video_signaling"
 local core = require "kinesis_video_signaling.core"
+local helpers = require "spec.support.helpers"
 local replay = require "spec.support.replay"
 
-local ARN = "arn:aws:kinesisvideo:us-west-2:123456789012:channel/demo-channel/1234567890123"
-local PAYLOAD = "eyJ0eXBlIjoib2ZmZXIiLCJzZHAiOiJ2PTAifQ=="
-local CREDS = { access_key_id = "AKIDEXAMPLE", secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-                session_token = "FwoGZXIvYXdzEXAMPLETOKEN//////////wEaDEXAMPLE" }
-local ICE = "/v1/get-ice-server-config"
-local OFFER = "/v1/send-alexa-offer-to-master"
+local ARN = helpers.ARN
+local PAYLOAD = helpers.PAYLOAD
+local CREDS = helpers.creds(helpers.SESSION_TOKEN)
+local ICE = helpers.ICE_PATH
+local OFFER = helpers.OFFER_PATH
 local unpack = table.unpack or unpack
 
 -- A refusal: ParamValidationError, message "<member>...: ..." on one line.

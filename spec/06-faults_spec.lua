@@ -6,10 +6,9 @@ local helpers = require "spec.support.helpers"
 local core = require "kinesis_video_signaling.core"
 local replay = require "spec.support.replay"
 
-local ARN = "arn:aws:kinesisvideo:us-west-2:123456789012:channel/demo-channel/1234567890123"
-local CREDS = { access_key_id = "AKIDEXAMPLE", secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-                session_token = "FwoGZXIvYXdzEXAMPLETOKEN//////////wEaDEXAMPLE" }
-local ICE = "/v1/get-ice-server-config"
+local ARN = helpers.ARN
+local CREDS = helpers.creds(helpers.SESSION_TOKEN)
+local ICE = helpers.ICE_PATH
 local MAX_BODY = require("kinesis_video_signaling.transport").MAX_BODY
 
 describe("fault matrix", function()

@@ -8,13 +8,13 @@ local helpers = require "spec.support.helpers"
 local cjson = require "cjson"
 local replay = require "spec.support.replay"
 
-local ARN = "arn:aws:kinesisvideo:us-west-2:123456789012:channel/demo-channel/1234567890123"
-local PAYLOAD = "eyJ0eXBlIjoib2ZmZXIiLCJzZHAiOiJ2PTAifQ=="
-local SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
-local TOKEN = "FwoGZXIvYXdzEXAMPLETOKEN//////////wEaDEXAMPLE"
-local CREDS = { access_key_id = "AKIDEXAMPLE", secret_access_key = SECRET, session_token = TOKEN }
-local ICE = "/v1/get-ice-server-config"
-local OFFER = "/v1/send-alexa-offer-to-master"
+local ARN = helpers.ARN
+local PAYLOAD = helpers.PAYLOAD
+local SECRET = helpers.SECRET_KEY
+local TOKEN = helpers.SESSION_TOKEN
+local CREDS = helpers.creds(TOKEN)
+local ICE = helpers.ICE_PATH
+local OFFER = helpers.OFFER_PATH
 
 -- The TURN passwords, read from the fixture the server sends.
 local TURN_PASSWORDS = {}

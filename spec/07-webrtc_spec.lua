@@ -4,10 +4,10 @@ local helpers = require "spec.support.helpers"
 local cjson = require "cjson"
 local replay = require "spec.support.replay"
 
-local ARN = "arn:aws:kinesisvideo:us-west-2:123456789012:channel/demo-channel/1234567890123"
-local CREDS = { access_key_id = "AKIDEXAMPLE", secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-                session_token = "session/token+value=" }
-local ICE = "/v1/get-ice-server-config"
+local ARN = helpers.ARN
+-- A token with "/", "+" and "=", which the presigned URL must percent-encode.
+local CREDS = helpers.creds("session/token+value=")
+local ICE = helpers.ICE_PATH
 local DISCOVER = "/getSignalingChannelEndpoint"
 
 describe("webrtc", function()

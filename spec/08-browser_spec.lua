@@ -3,11 +3,12 @@
 -- /ice-servers and /signaling-url and creates an RTCPeerConnection, which
 -- Chromium refuses for bad URL schemes or TURN servers without credentials.
 local cjson = require "cjson"
+local helpers = require "spec.support.helpers"
 local nginx = require "spec.support.nginx"
 local replay = require "spec.support.replay"
 
-local ARN = "arn:aws:kinesisvideo:us-west-2:123456789012:channel/demo-channel/1234567890123"
-local CREDS = { access_key_id = "AKIDEXAMPLE", secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY" }
+local ARN = helpers.ARN
+local CREDS = helpers.creds()
 local CHROMIUM = os.getenv("KVS_CHROMIUM") or "/usr/bin/chromium"
 
 local function encode_uri(s)

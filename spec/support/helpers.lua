@@ -1,6 +1,23 @@
--- Shared spec fixtures: file loading, HTTP request text parsing, environment
--- save/restore.
+-- Shared spec fixtures: the channel and keys specs call with, file loading,
+-- HTTP request text parsing, environment save/restore.
 local _M = {}
+
+-- The channel, request paths and payload the specs use.
+_M.ARN = "arn:aws:kinesisvideo:us-west-2:123456789012:channel/demo-channel/1234567890123"
+_M.ICE_PATH = "/v1/get-ice-server-config"
+_M.OFFER_PATH = "/v1/send-alexa-offer-to-master"
+_M.PAYLOAD = "eyJ0eXBlIjoib2ZmZXIiLCJzZHAiOiJ2PTAifQ=="
+
+-- AWS's documentation example keys, and a session token of the usual shape.
+_M.ACCESS_KEY_ID = "AKIDEXAMPLE"
+_M.SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+_M.SESSION_TOKEN = "FwoGZXIvYXdzEXAMPLETOKEN//////////wEaDEXAMPLE"
+
+-- A fresh credentials table, so that no spec sees another's changes: the
+-- example keys with `token` (nil for none).
+function _M.creds(token)
+    return { access_key_id = _M.ACCESS_KEY_ID, secret_access_key = _M.SECRET_KEY, session_token = token }
+end
 
 local SPEC_DIR = debug.getinfo(1, "S").source:match("^@(.*)/support/[^/]+$") or "spec"
 _M.FIXTURES = SPEC_DIR .. "/fixtures"

@@ -3,9 +3,9 @@
 -- the same local keep-alive nginx that answers with the recorded
 -- GetIceServerConfig body, in one run.
 --
--- Two steps in between show where the time goes: the binding's request with
--- a request signed once (what calling libcurl from Lua costs), and the same
--- plus lua-cjson decoding the answer (the least any Lua caller that returns
+-- Two steps in between show where the time goes: the binding's HTTP call
+-- with a request signed once (what calling libcurl from Lua costs), and the
+-- same plus lua-cjson decoding the answer (the least any Lua caller that returns
 -- the answer as tables pays).
 --
 --   http.lua <http_loop binary> [calls] [label]
